@@ -1,0 +1,95 @@
+"""Shared state of one evaluation: loaded runs, their data, cached latents, baselines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from wm_eval.baselines import random_encoder, spec_key
+from wm_eval.config import EvalConfig
+from wm_eval.data import DataSource
+from wm_eval.models import ModelGroup, encode
+from wm_eval.report import Report
+from wm_models import module_spec
+
+
+@dataclass
+class EncoderColumn:
+    """One encoder shown as a table column: a trained run's, or a random-init baseline."""
+
+    label: str
+    encoder: nn.Module | None
+    source: DataSource | None
+    baseline: bool = False
+
+
+@dataclass
+class EvalContext:
+    config: EvalConfig
+    device: torch.device
+    out_dir: Path
+    groups: list[ModelGroup]
+    sources: dict[str, DataSource | None]
+    report: Report = field(default_factory=Report)
+    _latents: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False)
+    _random: list[EncoderColumn] | None = field(default=None, repr=False)
+
+    def source(self, group: ModelGroup) -> DataSource | None:
+        return self.sources.get(group.label)
+
+    def latents(
+        self,
+        encoder: nn.Module,
+        source: DataSource,
+        split: str,
+        horizon: int,
+        max_samples: int,
+        step: int = 0,
+    ) -> np.ndarray:
+        """Latents of the states at ``step`` of a cached window subsample (memoised)."""
+        key = (id(encoder), source.key, split, horizon, max_samples, step)
+        if key not in self._latents:
+            batch = source.batch(split, horizon, max_samples, self.config.seed)
+            states = batch["frames"][:, step : step + source.context]
+            self._latents[key] = encode(encoder, states, self.device, self.config.batch_size)
+        return self._latents[key]
+
+    def encoder_columns(self) -> list[EncoderColumn]:
+        """Every run's encoder, then one random-init baseline per distinct architecture/store."""
+        cols = [EncoderColumn(g.label, g.encoder, self.source(g)) for g in self.groups]
+        return cols + self.random_columns()
+
+    def random_columns(self) -> list[EncoderColumn]:
+        if self._random is None:
+            seen: dict[tuple, EncoderColumn] = {}
+            for g in self.groups:
+                src = self.source(g)
+                if g.encoder is None or src is None:
+                    continue
+                key = (spec_key(g.encoder), src.key)
+                if key not in seen:
+                    name = module_spec(g.encoder)["name"]
+                    enc = random_encoder(g.encoder, self.config.random_encoder_seed)
+                    seen[key] = EncoderColumn(
+                        f"random-init {name}", enc.to(self.device), src, baseline=True
+                    )
+            labels = [c.label for c in seen.values()]
+            if len(set(labels)) < len(labels):  # same registry name, different kwargs/stores
+                for i, c in enumerate(seen.values()):
+                    c.label = f"{c.label} #{i + 1}"
+            self._random = list(seen.values())
+        return self._random
+
+    def store_tag(self, source: DataSource | None) -> str:
+        """Suffix for data-dependent baseline columns: empty when all runs share one store."""
+        keys = list(dict.fromkeys(s.key for s in self.sources.values() if s is not None))
+        if source is None or len(keys) <= 1:
+            return ""
+        return f" · store {keys.index(source.key) + 1}"
+
+    def figure(self, caption: str, path: Path) -> None:
+        self.report.figures.append((caption, str(path.relative_to(self.out_dir))))

@@ -1,0 +1,94 @@
+"""Run every probe over a list of runs and write the report."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from wm_eval.config import EvalConfig
+from wm_eval.context import EvalContext
+from wm_eval.data import DataSource
+from wm_eval.models import load_group, resolve_device
+from wm_eval.probes import PROBES
+from wm_eval.report import Report
+from wm_eval.runs import RunInfo, discover
+
+log = logging.getLogger(__name__)
+
+
+def _labels(runs: Sequence[RunInfo]) -> list[str]:
+    """Run directory names, made unique with their parent's name where two collide."""
+    names = [r.name for r in runs]
+    out = []
+    for r, n in zip(runs, names, strict=True):
+        label = f"{r.path.parent.name}/{n}" if names.count(n) > 1 else n
+        while label in out:
+            label += "'"
+        out.append(label)
+    return out
+
+
+def _describe(run: RunInfo) -> dict:
+    return {
+        "path": str(run.path),
+        "workflow": run.workflow,
+        "checkpoint": str(run.checkpoint) if run.checkpoint else None,
+        "status": run.meta.get("status"),
+        "epochs_done": run.meta.get("epochs_done"),
+        "derived": [
+            {
+                "name": d.name,
+                "path": str(d.path),
+                "workflow": d.workflow,
+                "checkpoint": str(d.checkpoint) if d.checkpoint else None,
+                "reward_source": d.meta.get("reward_source"),
+            }
+            for d in run.all_derived()
+        ],
+    }
+
+
+def evaluate(
+    run_paths: Sequence[str | Path], out_dir: str | Path, config: EvalConfig | None = None
+) -> Report:
+    """Evaluate runs side by side; writes ``report.md``, ``report.json`` and ``plots/``."""
+    config = config or EvalConfig()
+    if not run_paths:
+        raise ValueError("runs: name at least one run directory")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    runs = discover(run_paths)
+    labels = _labels(runs)
+    report = Report(config=config.to_dict())
+    groups, sources = [], {}
+    shared: dict[tuple, DataSource] = {}
+    for run, label in zip(runs, labels, strict=True):
+        report.runs[label] = _describe(run)
+        group = load_group(run, label, device)
+        if group.error:
+            report.notes.append(f"{label}: {group.error}; its columns show n/a.")
+        groups.append(group)
+        try:
+            src = DataSource.from_run(run, config.data_paths)
+        except ValueError as exc:
+            report.notes.append(f"{label}: {exc}; its columns show n/a.")
+            sources[label] = None
+            continue
+        sources[label] = shared.setdefault(src.key, src)
+    ctx = EvalContext(config, device, out_dir, groups, sources, report)
+    for name in config.probes:
+        t0 = time.perf_counter()
+        try:
+            report.tables.extend(PROBES[name](ctx))
+        except ValueError as exc:  # e.g. no windows as long as the rollout horizon
+            report.notes.append(f"probe {name!r} skipped: {exc}")
+            log.warning("probe %s skipped: %s", name, exc)
+        log.info("probe %s took %.1fs", name, time.perf_counter() - t0)
+    report.write(out_dir)
+    return report

@@ -1,0 +1,97 @@
+"""Neighbourhood preservation (trustworthiness, continuity) without an N x N distance matrix.
+
+Both follow :func:`sklearn.manifold.trustworthiness` exactly (Venna & Kaski 2001):
+
+    T(k) = 1 - 2 / (n k (2n - 3k - 1)) * sum_i sum_{j in U_i^k} (r(i, j) - k)
+
+where ``U_i^k`` are the ``k`` nearest neighbours of ``i`` in the embedded space that are not
+among its ``k`` nearest in the reference space, and ``r(i, j)`` is the rank of ``j`` among
+``i``'s neighbours in the reference space. sklearn materialises the full ``n x n`` distance
+matrix and its argsort; here the embedded neighbours come from
+:class:`sklearn.neighbors.NearestNeighbors` and each rank is a count of closer points, taken
+over row blocks from :func:`sklearn.metrics.pairwise_distances_chunked`, so peak memory is
+``working_memory`` MiB plus ``O(n k)``, whatever ``n`` is. Ties are ranked optimistically
+(strictly closer points only); sklearn breaks them by sort order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import pairwise_distances_chunked
+from sklearn.neighbors import NearestNeighbors
+
+from wm_eval.metrics._checks import as_2d, same_length
+
+
+def knn_indices(x: np.ndarray, k: int) -> np.ndarray:
+    """Indices ``[N, k]`` of each point's ``k`` nearest neighbours, the point itself excluded."""
+    x = as_2d(x, "x")
+    return NearestNeighbors(n_neighbors=k).fit(x).kneighbors(return_distance=False)
+
+
+def _rank_penalty(
+    reference: np.ndarray, neighbours: np.ndarray, k: int, working_memory: int
+) -> float:
+    """Sum over ``i`` and ``j in neighbours[i]`` of ``max(rank_ref(i, j) - k, 0)``."""
+
+    def reduce(block: np.ndarray, start: int) -> np.ndarray:
+        rows = np.arange(len(block))
+        block[rows, start + rows] = np.inf  # a point is not its own neighbour
+        nbrs = neighbours[start : start + len(block)]
+        d_ij = block[rows[:, None], nbrs]
+        ranks = np.empty(nbrs.shape, dtype=np.int64)
+        for c in range(nbrs.shape[1]):
+            ranks[:, c] = (block < d_ij[:, c : c + 1]).sum(axis=1) + 1
+        return np.maximum(ranks - k, 0).sum(axis=1)  # one penalty per row
+
+    chunks = pairwise_distances_chunked(
+        reference, reduce_func=reduce, working_memory=working_memory, n_jobs=1
+    )
+    return float(sum(float(c.sum()) for c in chunks))
+
+
+def _float(x: np.ndarray) -> np.ndarray:
+    """Keep float32/float64 as is (pixel clouds are large); integers become float64."""
+    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+
+
+def _check_k(n: int, k: int) -> None:
+    if not 1 <= k < n / 2:
+        raise ValueError(f"n_neighbors must be in [1, n/2) = [1, {n / 2:g}), got {k}")
+
+
+def trustworthiness(
+    reference: np.ndarray,
+    embedded: np.ndarray,
+    *,
+    n_neighbors: int = 5,
+    working_memory: int = 256,
+) -> float:
+    """How far the embedding avoids *false* neighbours (1 = none; same value as sklearn's).
+
+    ``reference`` is the space whose neighbourhoods count as truth (pixels, RAM state);
+    ``embedded`` the latents. ``working_memory`` (MiB) bounds each distance block.
+    """
+    reference, embedded = _float(as_2d(reference, "reference")), _float(as_2d(embedded, "embedded"))
+    n = same_length(reference=reference, embedded=embedded)
+    _check_k(n, n_neighbors)
+    nbrs = knn_indices(embedded, n_neighbors)
+    penalty = _rank_penalty(reference, nbrs, n_neighbors, working_memory)
+    k = n_neighbors
+    return float(1.0 - penalty * 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0)))
+
+
+def continuity(
+    reference: np.ndarray,
+    embedded: np.ndarray,
+    *,
+    n_neighbors: int = 5,
+    working_memory: int = 256,
+) -> float:
+    """How far the embedding keeps *true* neighbours together (1 = all kept).
+
+    Trustworthiness with the roles of the two spaces swapped.
+    """
+    return trustworthiness(
+        embedded, reference, n_neighbors=n_neighbors, working_memory=working_memory
+    )

@@ -1,0 +1,56 @@
+"""Linear probes: how linearly decodable a variable is from a latent, on held-out data."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from wm_eval.metrics._checks import as_2d, same_length
+
+RIDGE_ALPHAS = tuple(np.logspace(-3, 3, 7))
+
+
+def linear_probe(
+    z_train: np.ndarray,
+    y_train: np.ndarray,
+    z_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    categorical: bool = False,
+) -> dict[str, float]:
+    """Fit a linear read-out on train rows, score it on test rows (different episodes).
+
+    Regression: standardised latents -> :class:`~sklearn.linear_model.RidgeCV` (alpha chosen
+    by efficient leave-one-out on the train rows), scored by R² on the test rows (1 = perfect,
+    0 = no better than the test mean, negative = worse). Categorical: multinomial
+    :class:`~sklearn.linear_model.LogisticRegression`, scored by accuracy, with
+    ``chance`` = accuracy of always predicting the most frequent train class.
+    A target that is constant on the train rows is not probed (``nan``).
+    """
+    z_train, z_test = as_2d(z_train, "z_train"), as_2d(z_test, "z_test")
+    y_train, y_test = np.asarray(y_train).ravel(), np.asarray(y_test).ravel()
+    same_length(z_train=z_train, y_train=y_train)
+    same_length(z_test=z_test, y_test=y_test)
+    if z_train.shape[1] != z_test.shape[1]:
+        raise ValueError(f"z_test: {z_test.shape[1]} features, z_train has {z_train.shape[1]}")
+    if len(np.unique(y_train)) < 2:
+        key = "accuracy" if categorical else "r2"
+        return {key: float("nan"), "n_train": len(y_train), "n_test": len(y_test)}
+    if categorical:
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        model.fit(z_train, y_train)
+        values, counts = np.unique(y_train, return_counts=True)
+        return {
+            "accuracy": float(accuracy_score(y_test, model.predict(z_test))),
+            "chance": float(np.mean(y_test == values[np.argmax(counts)])),
+            "n_train": len(y_train),
+            "n_test": len(y_test),
+        }
+    model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
+    model.fit(z_train, y_train.astype(np.float64))
+    pred = model.predict(z_test)
+    r2 = float(r2_score(y_test, pred)) if np.var(y_test) > 0 else float("nan")
+    return {"r2": r2, "n_train": len(y_train), "n_test": len(y_test)}

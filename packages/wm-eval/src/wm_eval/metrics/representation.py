@@ -1,0 +1,142 @@
+"""Scale-free local metrics of a latent space: smoothness, noise robustness, collapse.
+
+Raw latent distances depend on each model's latent scale (an encoder whose outputs are ten
+times larger looks ten times less smooth), so every distance here is divided by the median
+pairwise distance of the same latent cloud, estimated on a random subsample of pairs. After
+that normalisation, 1.0 means "as far apart as two typical states".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from wm_eval.metrics._checks import as_2d, same_length
+from wm_eval.metrics.intrinsic_dim import effective_rank, participation_ratio
+
+
+def median_pairwise_distance(x: np.ndarray, *, max_pairs: int = 200_000, seed: int = 0) -> float:
+    """Median Euclidean distance between random distinct pairs of rows (O(max_pairs) memory)."""
+    x = as_2d(x, "x")
+    n = len(x)
+    if n < 2:
+        raise ValueError(f"x: need at least 2 rows for pairwise distances, got {n}")
+    rng = np.random.default_rng(seed)
+    m = min(max_pairs, n * (n - 1) // 2)
+    i = rng.integers(0, n, size=m)
+    j = (i + rng.integers(1, n, size=m)) % n  # j != i
+    out = np.empty(m)
+    step = max(1, 2**22 // max(1, x.shape[1]))
+    for s in range(0, m, step):
+        out[s : s + step] = _row_norms(x[i[s : s + step]], x[j[s : s + step]])
+    return float(np.median(out))
+
+
+def _row_norms(a: np.ndarray, b: np.ndarray, rows: int = 1024) -> np.ndarray:
+    """``||a_i - b_i||`` in float64, computed in row blocks so large pixel arrays are not copied."""
+    out = np.empty(len(a))
+    for s in range(0, len(a), rows):
+        d = a[s : s + rows].astype(np.float64) - b[s : s + rows].astype(np.float64)
+        out[s : s + rows] = np.sqrt((d * d).sum(axis=1))
+    return out
+
+
+def _normalise(distances: np.ndarray, scale: float) -> np.ndarray:
+    """Divide by ``scale``; a zero scale (constant encoder) maps 0 to 0 and the rest to inf."""
+    if scale > 0:
+        return distances / scale
+    return np.where(distances == 0, 0.0, np.inf)
+
+
+def smoothness(
+    z_t: np.ndarray,
+    z_next: np.ndarray,
+    x_t: np.ndarray | None = None,
+    x_next: np.ndarray | None = None,
+    *,
+    scale_sample: int = 5000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Latent step between consecutive states, normalised by the median pairwise latent distance.
+
+    ``latent_step``: mean ``||z_{t+1} - z_t|| / median_pairwise(z)`` (lower = smoother;
+    0 for a constant encoder). With pixels ``x_t``/``x_next`` also ``pixel_step`` (the same
+    quantity in pixel space) and ``ratio = latent_step / pixel_step``: below 1 the latent moves
+    less between consecutive states, relative to its spread, than the pixels do.
+    The scale is estimated on a random subsample of ``scale_sample`` rows of ``z_t``.
+    """
+    z_t, z_next = as_2d(z_t, "z_t"), as_2d(z_next, "z_next")
+    same_length(z_t=z_t, z_next=z_next)
+    rng = np.random.default_rng(seed)
+    sub = rng.permutation(len(z_t))[:scale_sample]
+    scale = median_pairwise_distance(z_t[sub], seed=seed)
+    steps = _normalise(np.linalg.norm(z_next - z_t, axis=1), scale)
+    out = {"latent_step": float(steps.mean()), "latent_step_median": float(np.median(steps))}
+    if x_t is not None and x_next is not None:
+        x_t, x_next = as_2d(x_t, "x_t"), as_2d(x_next, "x_next")
+        same_length(z_t=z_t, x_t=x_t, x_next=x_next)
+        x_scale = median_pairwise_distance(x_t[sub], seed=seed)
+        x_steps = _normalise(_row_norms(x_next, x_t), x_scale)
+        out["pixel_step"] = float(x_steps.mean())
+        out["ratio"] = (
+            float(out["latent_step"] / out["pixel_step"]) if out["pixel_step"] > 0 else float("nan")
+        )
+    return out
+
+
+def noise_robustness(
+    encode: Callable[[np.ndarray], np.ndarray],
+    images: np.ndarray,
+    sigmas: Sequence[float] = (0.01, 0.05, 0.1),
+    *,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Latent displacement under Gaussian pixel noise, normalised by the latent spread.
+
+    ``images`` are floats on the [0, 1] scale (any shape ``[N, ...]``); noise of standard
+    deviation ``sigma`` (same scale) is added and the result clipped back to [0, 1]. Returns,
+    per sigma, mean ``||f(x + noise) - f(x)|| / median_pairwise(f(x))``: 0 for a constant
+    encoder, ~1 when noise moves a latent as far as the distance between two typical states.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim < 2 or len(images) < 2:
+        raise ValueError(f"images: expected [N>=2, ...] floats in [0, 1], got {images.shape}")
+    if images.min() < 0 or images.max() > 1:
+        raise ValueError("images: values must be on the [0, 1] scale")
+    rng = np.random.default_rng(seed)
+    clean = as_2d(encode(images), "encode(images)")
+    scale = median_pairwise_distance(clean, seed=seed)
+    out = {}
+    for sigma in sigmas:
+        if sigma < 0:
+            raise ValueError(f"sigmas: must be >= 0, got {sigma}")
+        noisy = np.clip(images + rng.normal(0.0, sigma, images.shape).astype(np.float32), 0, 1)
+        moved = np.linalg.norm(as_2d(encode(noisy), "encode(noisy)") - clean, axis=1)
+        out[f"sigma={sigma:g}"] = float(_normalise(moved, scale).mean())
+    return out
+
+
+def collapse_stats(z: np.ndarray, *, dead_fraction: float = 0.01) -> dict[str, float]:
+    """Dimensional-collapse indicators of a latent cloud ``[N, D]``.
+
+    ``std_mean``/``std_min``: per-dimension standard deviation (raw latent units, to spot a
+    shrinking scale); ``dead_dims``: share of dimensions whose std is below ``dead_fraction``
+    of the largest one (scale-free); ``effective_rank`` (exp spectral entropy) and
+    ``participation_ratio``, both also as a share of D (``*_frac``), 1.0 = no collapse.
+    """
+    z = as_2d(z, "z").astype(np.float64)
+    std = z.std(axis=0)
+    top = float(std.max())
+    d = z.shape[1]
+    er = effective_rank(z)
+    pr = participation_ratio(z)
+    return {
+        "std_mean": float(std.mean()),
+        "std_min": float(std.min()),
+        "dead_dims": float((std <= dead_fraction * top).mean()) if top > 0 else 1.0,
+        "effective_rank": er,
+        "effective_rank_frac": er / d,
+        "participation_ratio": pr,
+        "participation_ratio_frac": pr / d,
+    }

@@ -1,0 +1,112 @@
+"""Load what each run (and the runs derived from it) contributes, and encode frames with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from wm_eval.runs import RunInfo
+from wm_models import load_modules
+
+
+@dataclass
+class Component:
+    """A set of modules from one checkpoint, with where they came from."""
+
+    label: str
+    run: RunInfo
+    modules: dict[str, nn.Module]
+
+    def get(self, role: str) -> nn.Module | None:
+        return self.modules.get(role)
+
+
+@dataclass
+class ModelGroup:
+    """One run named on the command line plus its derived runs.
+
+    ``world`` holds the run's own modules (encoder, predictor, target_encoder, maybe
+    decoder); ``decoders`` and ``reward_heads`` list every checkpoint (own or derived) that
+    carries that role, each with the encoder/predictor it was trained against.
+    """
+
+    label: str
+    run: RunInfo
+    world: Component | None
+    decoders: list[Component] = field(default_factory=list)
+    reward_heads: list[Component] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def encoder(self) -> nn.Module | None:
+        return self.world.get("encoder") if self.world else None
+
+    @property
+    def predictor(self) -> nn.Module | None:
+        return self.world.get("predictor") if self.world else None
+
+
+def _load(path: Path | None, device: torch.device) -> dict[str, nn.Module]:
+    if path is None:
+        return {}
+    modules = load_modules(path, map_location=device)
+    for m in modules.values():
+        m.to(device).eval()
+        m.requires_grad_(False)
+    return dict(modules)
+
+
+def load_group(run: RunInfo, label: str, device: torch.device) -> ModelGroup:
+    """Load a run and its derived runs; a run without a checkpoint gives an empty group."""
+    own = _load(run.checkpoint, device)
+    world = Component(label, run, own) if own else None
+    group = ModelGroup(label=label, run=run, world=world)
+    if run.checkpoint is None:
+        group.error = f"no checkpoint under {run.path / 'checkpoints'}"
+    sources = ([world] if world else []) + [
+        Component(f"{label}/{d.name}", d, _load(d.checkpoint, device)) for d in run.all_derived()
+    ]
+    for comp in sources:
+        if "decoder" in comp.modules:
+            group.decoders.append(comp)
+        if "reward_head" in comp.modules:
+            group.reward_heads.append(comp)
+    return group
+
+
+@torch.no_grad()
+def encode(
+    encoder: nn.Module,
+    frames: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Latents ``[N, D]`` (float64 numpy) of uint8 or [0, 1] float states ``[N, T, C, H, W]``."""
+    out = []
+    for s in range(0, len(frames), batch_size):
+        x = frames[s : s + batch_size].to(device)
+        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+        out.append(encoder(x).float().cpu())
+    return torch.cat(out).double().numpy()
+
+
+@torch.no_grad()
+def apply_batched(
+    fn, *tensors: torch.Tensor, device: torch.device, batch_size: int = 256
+) -> torch.Tensor:
+    """Run ``fn`` over aligned tensors in batches on ``device``; results concatenated on CPU."""
+    out = []
+    for s in range(0, len(tensors[0]), batch_size):
+        out.append(fn(*(t[s : s + batch_size].to(device) for t in tensors)).float().cpu())
+    return torch.cat(out)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` picks CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)

@@ -1,0 +1,136 @@
+"""Figures (matplotlib, Agg backend) and decoded-rollout GIFs (imageio)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import imageio.v2 as imageio
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def line_plot(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    path: Path,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    dashed: set[str] | frozenset[str] = frozenset(),
+    logy: bool = False,
+    integer_x: bool = False,
+) -> Path:
+    """One line per model; baselines dashed, in the colour of the model they belong to
+    (``"<model> · <baseline>"``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    colours: dict[str, str] = {}
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for label, (x, y) in curves.items():
+        y = [np.nan if v is None else v for v in y]
+        owner = label.split(" · ")[0]
+        colour = colours.setdefault(owner, cycle[len(colours) % len(cycle)])
+        ax.plot(x, y, "--" if label in dashed else "-", marker="o", label=label, color=colour)
+    if logy and all(v is not None and v > 0 for _, ys in curves.values() for v in ys):
+        ax.set_yscale("log")
+    if integer_x:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def bar_plot(
+    values: Mapping[str, Mapping[str, float | None]],
+    path: Path,
+    *,
+    ylabel: str,
+    title: str,
+) -> Path:
+    """Grouped bars: one group per row name, one bar per column (model)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = list(values)
+    cols = list(dict.fromkeys(c for r in rows for c in values[r]))
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(rows) * max(1, len(cols)) / 2), 4))
+    width = 0.8 / max(1, len(cols))
+    x = np.arange(len(rows))
+    for i, c in enumerate(cols):
+        ys = [values[r].get(c) for r in rows]
+        ax.bar(x + i * width, [np.nan if v is None else v for v in ys], width, label=c)
+    ax.set_xticks(x + 0.4 - width / 2, rows, rotation=45, ha="right", fontsize=8)
+    ax.set(ylabel=ylabel, title=title)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def image_grid(
+    rows: Sequence[Sequence[np.ndarray]],
+    headers: Sequence[str],
+    path: Path,
+    *,
+    title: str = "",
+) -> Path:
+    """A grid of [C, H, W] images in [0, 1] (one row per sample), with column headers."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n_rows, n_cols = len(rows), len(headers)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(1.4 * n_cols, 1.4 * n_rows + 0.4), squeeze=False
+    )
+    for i, row in enumerate(rows):
+        for j, img in enumerate(row):
+            ax = axes[i][j]
+            ax.imshow(to_hwc(img), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(headers[j], fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def to_hwc(img: np.ndarray) -> np.ndarray:
+    """[C, H, W] -> [H, W] (grayscale) or [H, W, 3]; clipped to [0, 1]."""
+    img = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
+    if img.ndim == 3:
+        img = img[0] if img.shape[0] == 1 else np.moveaxis(img[:3], 0, -1)
+    return img
+
+
+def rollout_gif(
+    true: np.ndarray, pred: np.ndarray, path: Path, *, scale: int = 4, fps: int = 4
+) -> Path:
+    """Animate ``[S, K, C, H, W]`` true (top row) against predicted (bottom row) frames."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = []
+    for k in range(true.shape[1]):
+        top = np.concatenate([to_gray_or_rgb(t) for t in true[:, k]], axis=1)
+        bottom = np.concatenate([to_gray_or_rgb(p) for p in pred[:, k]], axis=1)
+        img = np.concatenate([top, bottom], axis=0)
+        img = np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
+        frames.append((img * 255).round().astype(np.uint8))
+    imageio.mimsave(path, frames, duration=1.0 / fps, loop=0)
+    return path
+
+
+def to_gray_or_rgb(img: np.ndarray) -> np.ndarray:
+    """[C, H, W] in [0, 1] -> [H, W, 3] with a one-pixel separator on the right and bottom."""
+    x = to_hwc(img)
+    if x.ndim == 2:
+        x = np.repeat(x[..., None], 3, axis=-1)
+    return np.pad(x, ((0, 1), (0, 1), (0, 0)), constant_values=1.0)

@@ -1,0 +1,200 @@
+"""A report from tiny real runs: two primary runs, their derived runs, and a broken run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from wm_data.testing import make_tiny_store
+from wm_eval import EvalConfig, evaluate
+from wm_eval.cli import main
+
+SMALL = dict(
+    device="cpu",
+    batch_size=64,
+    max_samples=48,
+    neighbour_samples=40,
+    n_neighbors=5,
+    noise_sigmas=(0.01, 0.1),
+    noise_samples=16,
+    probe_train_samples=160,
+    rollout_horizon=3,
+    grid_samples=3,
+    gif_samples=2,
+)
+CONFIG_FILE = Path(__file__).resolve().parents[3] / "configs" / "eval.gin"
+
+
+@pytest.fixture(scope="module")
+def report(runs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    rep = evaluate([runs["jepa"], runs["encoder_decoder"]], out, EvalConfig(**SMALL))
+    return rep, out
+
+
+def _table(rep, name):
+    return next(t for t in rep.tables if t.name == name)
+
+
+def test_report_files_and_runs(report):
+    _, out = report
+    md = (out / "report.md").read_text()
+    data = json.loads((out / "report.json").read_text())
+    assert set(data["runs"]) == {"jepa", "encoder_decoder"}
+    derived = {d["name"] for d in data["runs"]["jepa"]["derived"]}
+    assert derived == {"jepa_decoder", "jepa_dynamics_reward"}
+    assert [d["name"] for d in data["runs"]["encoder_decoder"]["derived"]] == ["reward"]
+    for name in ("representation", "collapse", "state", "rollout", "reconstruction", "reward"):
+        assert name in data["tables"]
+        assert data["tables"][name]["baselines"], f"{name} has no baseline column"
+        assert f"## {data['tables'][name]['title']}" in md
+    assert "*(baseline)*" in md
+    for caption_path in data["figures"]:
+        assert (out / caption_path["path"]).is_file()
+    assert (out / "plots" / "rollout_latent.png").is_file()
+    assert list((out / "plots").glob("reconstruction_*.png"))
+    assert list((out / "plots").glob("rollout_*.gif"))
+    assert "wm_train" not in sys.modules
+
+
+def test_representation_columns_and_values(report):
+    rep, _ = report
+    t = _table(rep, "representation")
+    assert t.columns[:2] == ["jepa", "encoder_decoder"]
+    assert t.baselines == ["random-init conv"]  # same architecture: one shared baseline
+    for col in t.columns:
+        trust = t.value("trustworthiness vs pixels (k=5)", col)
+        assert trust is not None and 0.0 <= trust <= 1.0
+        assert t.value("trustworthiness vs RAM state (k=5)", col) is not None
+        assert (
+            t.value("noise robustness sigma=0.01", col)
+            <= t.value("noise robustness sigma=0.1", col) + 1e-9
+        )
+    c = _table(rep, "collapse")
+    assert c.value("latent dim D", "jepa") == 16
+    assert 1.0 <= c.value("participation ratio", "random-init conv") <= 16
+
+
+def test_state_probe_uses_assault_ram_map(report):
+    rep, _ = report
+    t = _table(rep, "state")
+    assert "player_x (R²)" in t.rows and "lives (accuracy)" in t.rows
+    assert "constant (train mean / majority)" in t.baselines
+
+
+def test_rollout_has_copy_latent_baseline(report):
+    rep, _ = report
+    t = _table(rep, "rollout")
+    assert list(t.rows) == ["k=1", "k=2", "k=3"]
+    for run in ("jepa", "encoder_decoder"):
+        assert t.value("k=1", run) is not None
+        assert t.value("k=1", f"{run} · copy-latent") > 0
+    px = _table(rep, "rollout_pixels")
+    assert px.value("k=1", "copy-last-frame") is not None
+    assert px.value("k=2", "encoder_decoder") is not None
+
+
+def test_reconstruction_uses_derived_decoder(report):
+    rep, _ = report
+    t = _table(rep, "reconstruction")
+    assert set(t.columns) == {"copy-last-frame", "jepa/jepa_decoder", "encoder_decoder"}
+    for col in t.columns:
+        assert 0 <= t.value("MSE", col) <= 1
+        assert t.value("PSNR (dB)", col) > 0
+
+
+def test_reward_heads_true_and_predicted_next(report):
+    rep, _ = report
+    t = _table(rep, "reward")
+    jepa = "jepa/jepa_dynamics_reward [trained on predicted]"
+    ed = "encoder_decoder/reward [trained on true]"
+    assert t.value("MSE", f"{jepa}: true next") is not None
+    assert t.value("MSE", f"{jepa}: predicted next") is not None
+    gap = t.value("MSE gap (predicted − true next)", f"{jepa}: predicted next")
+    assert gap == pytest.approx(
+        t.value("MSE", f"{jepa}: predicted next") - t.value("MSE", f"{jepa}: true next")
+    )
+    # the reward predictor's checkpoint has no predictor: the parent run's is used
+    assert t.value("MSE", f"{ed}: predicted next") is not None
+    assert t.value("MSE", "constant (train mean)") is not None
+    # the fixture store has non-zero rewards in the validation split
+    assert t.value("AUROC of reward>0", f"{ed}: true next") is not None
+    assert t.value("MSE on reward≠0 steps", "constant (train mean)") > 0
+
+
+def test_missing_components_give_na(runs, tmp_path):
+    """A JEPA without its derived runs, and a run whose checkpoint is missing, do not crash."""
+    lone = tmp_path / "alone" / "jepa"
+    shutil.copytree(runs["jepa"], lone)
+    broken = tmp_path / "alone" / "crashed"
+    shutil.copytree(runs["encoder_decoder"], broken, ignore=shutil.ignore_patterns("*.pt"))
+    cfg = EvalConfig(**{**SMALL, "probes": ("reconstruction", "reward", "rollout")})
+    rep = evaluate([lone, broken], tmp_path / "out", cfg)
+    recon = _table(rep, "reconstruction")
+    assert recon.value("MSE", "jepa") is None
+    assert recon.value("MSE", "crashed") is None
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "n/a" in md and "no checkpoint" in md
+    assert _table(rep, "rollout").value("k=1", "crashed") is None
+
+
+def test_cli_with_gin_file_and_bindings(runs, tmp_path, capsys):
+    if not CONFIG_FILE.is_file():
+        pytest.skip("configs/eval.gin is not beside this checkout")
+    binds = [f"EvalConfig.{k} = {v!r}" for k, v in SMALL.items()]
+    binds.append("EvalConfig.probes = ('representation', 'reconstruction')")
+    argv = ["--gin", str(CONFIG_FILE), "--run", str(runs["encoder_decoder"])]
+    argv += [a for b in binds for a in ("--bind", b)]
+    assert main([*argv, "--out", str(tmp_path / "cli")]) == 0
+    data = json.loads((tmp_path / "cli" / "report.json").read_text())
+    assert set(data["tables"]) == {"representation", "collapse", "reconstruction"}
+    assert data["config"]["max_samples"] == 48
+
+
+def test_cli_names_bad_run(tmp_path, capsys):
+    assert main(["--run", str(tmp_path / "nope")]) == 2
+    assert "not a directory" in capsys.readouterr().err
+
+
+def test_runs_on_different_stores_get_their_own_baselines(runs, tmp_path):
+    other = make_tiny_store(tmp_path / "o.h5", episodes=4, max_episode_steps=40, size=16, seed=1)
+    moved = tmp_path / "moved" / "encoder_decoder"
+    shutil.copytree(runs["encoder_decoder"], moved, ignore=shutil.ignore_patterns("reward"))
+    meta = json.loads((moved / "run.json").read_text())
+    meta["data"]["paths"] = [str(other)]
+    (moved / "run.json").write_text(json.dumps(meta))
+    cfg = EvalConfig(**{**SMALL, "probes": ("reconstruction",)})
+    rep = evaluate([runs["encoder_decoder"], moved], tmp_path / "out", cfg)
+    t = _table(rep, "reconstruction")
+    assert t.baselines == ["copy-last-frame · store 1", "copy-last-frame · store 2"]
+    runs_cols = [c for c in t.columns if c not in t.baselines]
+    assert runs_cols[1] == "moved/encoder_decoder"  # same directory name: parent added
+    assert runs_cols[0].endswith("/encoder_decoder")
+    a, b = (t.value("MSE", c) for c in t.baselines)
+    assert a is not None and b is not None and a != b
+
+
+def test_too_long_rollout_is_a_note_not_a_crash(runs, tmp_path):
+    cfg = EvalConfig(**{**SMALL, "probes": ("rollout",), "rollout_horizon": 500})
+    rep = evaluate([runs["jepa"]], tmp_path, cfg)
+    assert rep.tables == []
+    assert any("rollout" in n and "horizon=500" in n for n in rep.notes)
+
+
+def test_data_paths_binding_overrides_run_json(runs, store, tmp_path):
+    moved = tmp_path / "nodata" / "encoder_decoder"
+    shutil.copytree(runs["encoder_decoder"], moved, ignore=shutil.ignore_patterns("reward"))
+    meta = json.loads((moved / "run.json").read_text())
+    meta["data"]["paths"] = []
+    (moved / "run.json").write_text(json.dumps(meta))
+    cfg = EvalConfig(**{**SMALL, "probes": ("reconstruction",)})
+    rep = evaluate([moved], tmp_path / "a", cfg)
+    assert any("data.paths" in n for n in rep.notes)
+    assert _table(rep, "reconstruction").value("MSE", "encoder_decoder") is None
+    cfg = EvalConfig(**{**SMALL, "probes": ("reconstruction",), "data_paths": (str(store),)})
+    rep = evaluate([moved], tmp_path / "b", cfg)
+    assert _table(rep, "reconstruction").value("MSE", "encoder_decoder") is not None
