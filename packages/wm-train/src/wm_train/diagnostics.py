@@ -1,0 +1,68 @@
+"""Collapse diagnostics for latent-space training: per-dimension std and effective rank."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+
+def effective_rank(z: torch.Tensor) -> torch.Tensor:
+    """exp(entropy) of the normalised singular values of centred latents (Roy & Vetterli 2007)."""
+    z = z.float()
+    s = torch.linalg.svdvals(z - z.mean(0, keepdim=True))
+    p = s / s.sum().clamp_min(1e-12)
+    entropy = -(p * torch.log(p.clamp_min(1e-12))).sum()
+    return entropy.exp()
+
+
+def latent_stats(z: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Scalars that reveal a collapsing encoder: all dims constant, or a few dims carrying all."""
+    z = z.detach().float()
+    std = z.std(0)
+    return {
+        "collapse/std_mean": std.mean(),
+        "collapse/std_min": std.min(),
+        "collapse/effective_rank": effective_rank(z),
+    }
+
+
+class CollapseMonitor:
+    """Warns when latents collapse: their spread falls far below its value at the start of
+    training (the scale of a fresh encoder depends on the data, so the start is the reference),
+    or nearly all variance sits in one direction.
+    """
+
+    def __init__(self, *, min_std_ratio: float = 0.01, min_rank: float = 1.5) -> None:
+        self.min_std_ratio = min_std_ratio
+        self.min_rank = min_rank
+        self.reference: float | None = None
+
+    def observe_start(self, std_mean: float) -> None:
+        """Record the per-dim std of the first training batch."""
+        if self.reference is None and std_mean > 0:
+            self.reference = float(std_mean)
+
+    def check(self, metrics: dict[str, float], prefix: str = "val/") -> str | None:
+        """Add ``collapse/std_ratio`` to ``metrics``; warn and return a message on collapse."""
+        std = metrics.get(prefix + "collapse/std_mean")
+        rank = metrics.get(prefix + "collapse/effective_rank")
+        problems = []
+        if std is not None and self.reference:
+            ratio = std / self.reference
+            metrics[prefix + "collapse/std_ratio"] = ratio
+            if ratio < self.min_std_ratio:
+                problems.append(
+                    f"per-dim std fell to {ratio:.1e} of its value at the start ({std:.2e})"
+                )
+        if rank is not None and rank < self.min_rank:
+            problems.append(f"effective rank {rank:.2f} < {self.min_rank:g}")
+        if not problems:
+            return None
+        message = (
+            "latent collapse suspected: "
+            + "; ".join(problems)
+            + " (try losses.jepa.var_weight / cov_weight, or a slower EMA)"
+        )
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        return message

@@ -1,0 +1,216 @@
+"""Losses: callables ``loss(world, batch) -> (loss, metrics)``, registered by name and gin-bound.
+
+A loss may also define
+- ``baseline(world, batch) -> Tensor``: the same loss for a do-nothing model, logged beside
+  validation so a run shows at once whether it beats copying;
+- ``feeds`` and ``features(world, batch) -> dict``: the roles that compute its inputs and those
+  inputs. When every role in ``feeds`` is frozen the Trainer computes the features once per
+  dataset and calls the loss on cached features instead of frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gin
+import torch
+import torch.nn.functional as F
+
+from wm_train.diagnostics import latent_stats
+from wm_train.registry import Registry
+from wm_train.world import World
+
+Batch = dict[str, torch.Tensor]
+LossFn = Callable[[World, Batch], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+LOSSES = Registry("loss")
+
+
+def register_loss(name: str, *, force: bool = False) -> Callable[[Any], Any]:
+    """Add a loss (a function or a class whose instances are losses) under ``name``."""
+    return LOSSES.register(name, force=force)
+
+
+def unit(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 frames to float in [0, 1], on their device."""
+    return frames.to(torch.float32) / 255.0
+
+
+def context_length(batch: Batch) -> int:
+    """T, from frames [B, T+K, ...] and actions [B, K]."""
+    return batch["frames"].shape[1] - batch["actions"].shape[1]
+
+
+def variance_covariance(z: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
+    """VICReg terms: hinge on per-dim std below 1, and squared off-diagonal covariance / D."""
+    z = z.float() - z.float().mean(0)
+    std = torch.sqrt(z.var(0) + eps)
+    var = F.relu(1.0 - std).mean()
+    n, d = z.shape
+    cov = (z.T @ z) / max(1, n - 1)
+    off = cov - torch.diag(torch.diag(cov))
+    return var, off.pow(2).sum() / d
+
+
+@register_loss("reconstruction")
+@gin.configurable("reconstruction", module="losses")
+class ReconstructionLoss:
+    """L1 between decode(predict(encode(s), a)) and the next frame, as in the seed."""
+
+    feeds = ("encoder", "predictor")
+    horizon = 1
+
+    def features(self, world: World, batch: Batch) -> Batch:
+        t = context_length(batch)
+        z = world.encoder(unit(batch["frames"][:, :t]))
+        return {
+            "z_next": world.predictor(z, batch["actions"][:, 0]),
+            "next_frame": batch["frames"][:, t],
+            "last_frame": batch["frames"][:, t - 1],
+        }
+
+    def __call__(self, world: World, batch: Batch) -> tuple[torch.Tensor, Batch]:
+        feats = batch if "z_next" in batch else self.features(world, batch)
+        pred = world.decoder(feats["z_next"]).float()
+        loss = F.l1_loss(pred, unit(feats["next_frame"]))
+        return loss, {"loss": loss.detach()}
+
+    def baseline(self, world: World, batch: Batch) -> torch.Tensor:
+        """Copy the last context frame."""
+        if "last_frame" in batch:
+            last, nxt = batch["last_frame"], batch["next_frame"]
+        else:
+            t = context_length(batch)
+            last, nxt = batch["frames"][:, t - 1], batch["frames"][:, t]
+        return F.l1_loss(unit(last), unit(nxt))
+
+
+@register_loss("jepa")
+@gin.configurable("jepa", module="losses")
+class JepaLoss:
+    """L1 between predicted latents and the EMA target encoder's latents of the next states.
+
+    ``rollout_steps`` K > 1 rolls the predictor open-loop for K actions (needs horizon >= K).
+    ``var_weight``/``cov_weight`` add a VICReg-style anti-collapse term on the online latents.
+    """
+
+    def __init__(
+        self,
+        rollout_steps: int = 1,
+        var_weight: float = 0.0,
+        cov_weight: float = 0.0,
+        target: str = "target_encoder",
+    ) -> None:
+        if rollout_steps < 1:
+            raise ValueError(f"losses.jepa.rollout_steps must be >= 1, got {rollout_steps}")
+        self.rollout_steps = rollout_steps
+        self.var_weight = var_weight
+        self.cov_weight = cov_weight
+        self.target = target
+        self.horizon = rollout_steps
+
+    def _targets(self, world: World, batch: Batch, t: int) -> torch.Tensor:
+        """Target latents [K, B, D] of the states after each of the K actions, in one call."""
+        k = self.rollout_steps
+        if batch["actions"].shape[1] < k:
+            raise ValueError(
+                f"losses.jepa.rollout_steps={k} needs windows with horizon >= {k}, "
+                f"got {batch['actions'].shape[1]} (DataConfig.horizon)"
+            )
+        frames = batch["frames"]
+        states = torch.stack([frames[:, i + 1 : i + 1 + t] for i in range(k)])  # [K, B, T, ...]
+        with torch.no_grad():
+            z = world[self.target](unit(states.flatten(0, 1)))
+        return z.unflatten(0, (k, frames.shape[0])).float()
+
+    def __call__(self, world: World, batch: Batch) -> tuple[torch.Tensor, Batch]:
+        t = context_length(batch)
+        z = world.encoder(unit(batch["frames"][:, :t]))
+        targets = self._targets(world, batch, t)
+        pred, steps = z, []
+        for i in range(self.rollout_steps):
+            pred = world.predictor(pred, batch["actions"][:, i])
+            steps.append(F.l1_loss(pred.float(), targets[i]))
+        loss = torch.stack(steps).mean()
+        metrics = {"latent_l1": loss.detach()}
+        if self.rollout_steps > 1:
+            metrics.update({f"latent_l1/step{i + 1}": s.detach() for i, s in enumerate(steps)})
+        if self.var_weight or self.cov_weight:
+            var, cov = variance_covariance(z)
+            loss = loss + self.var_weight * var + self.cov_weight * cov
+            metrics.update({"reg/variance": var.detach(), "reg/covariance": cov.detach()})
+        metrics["loss"] = loss.detach()
+        if world.training:
+            metrics["collapse/std_mean"] = z.detach().float().std(0).mean()
+        else:
+            metrics.update(latent_stats(z))
+        return loss, metrics
+
+    def baseline(self, world: World, batch: Batch) -> torch.Tensor:
+        """Predict that nothing changes: next latent = current latent."""
+        t = context_length(batch)
+        z = world.encoder(unit(batch["frames"][:, :t])).float()
+        targets = self._targets(world, batch, t)
+        return torch.stack([F.l1_loss(z, targets[i]) for i in range(self.rollout_steps)]).mean()
+
+
+@register_loss("reward")
+@gin.configurable("reward", module="losses")
+class RewardLoss:
+    """MSE of reward_head(z, z_next) against the reward of the step s -> s'.
+
+    ``next_latent='true'`` takes z_next = encoder(s'); ``'predicted'`` takes predictor(z, a),
+    which judges whether the dynamics model kept what the reward depends on.
+    """
+
+    def __init__(self, next_latent: str = "true") -> None:
+        if next_latent not in ("true", "predicted"):
+            raise ValueError(
+                f"losses.reward.next_latent must be 'true' or 'predicted', got {next_latent!r}"
+            )
+        self.next_latent = next_latent
+        self.reward_source = next_latent
+        self.feeds = ("encoder",) if next_latent == "true" else ("encoder", "predictor")
+        self.horizon = 1
+        self._reward_sum: torch.Tensor | float = 0.0
+        self._reward_count = 0
+
+    def state_dict(self) -> dict:
+        return {"reward_sum": float(self._reward_sum), "reward_count": self._reward_count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._reward_sum = state["reward_sum"]
+        self._reward_count = state["reward_count"]
+
+    def features(self, world: World, batch: Batch) -> Batch:
+        t = context_length(batch)
+        frames = batch["frames"]
+        if self.next_latent == "true":
+            both = world.encoder(unit(torch.cat([frames[:, :t], frames[:, 1 : t + 1]])))
+            z, z_next = both.chunk(2)
+        else:
+            z = world.encoder(unit(frames[:, :t]))
+            z_next = world.predictor(z, batch["actions"][:, 0])
+        return {"z": z, "z_next": z_next}
+
+    def __call__(self, world: World, batch: Batch) -> tuple[torch.Tensor, Batch]:
+        feats = batch if "z" in batch else self.features(world, batch)
+        target = batch["rewards"][:, 0].float()
+        if world.training:  # running mean of training rewards, for the baseline
+            self._reward_sum = self._reward_sum + target.detach().sum()
+            self._reward_count += target.numel()
+        pred = world.reward_head(feats["z"], feats["z_next"]).float()
+        loss = F.mse_loss(pred, target)
+        return loss, {"loss": loss.detach()}
+
+    def baseline(self, world: World, batch: Batch) -> torch.Tensor:
+        """Predict the mean training reward seen so far for every step."""
+        target = batch["rewards"][:, 0].float()
+        mean = self._reward_sum / max(1, self._reward_count)
+        return F.mse_loss(torch.zeros_like(target) + mean, target)
+
+
+def make_loss(spec: str | LossFn) -> LossFn:
+    """A registry name (gin supplies its arguments) or a ready callable."""
+    return LOSSES.create(spec)
