@@ -1,0 +1,303 @@
+"""Windows of ``T + K`` consecutive frames of one episode, as uint8 torch batches.
+
+Every window lies inside one episode. The train/validation split is by episode and
+deterministic from ``split_seed``. Batches are gathered whole (``__getitems__``): in RAM with a
+single vectorised fancy index into one frames array, or streamed from HDF5 by reading each
+batch's frame spans in as few slices as possible.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from wm_data.store import RAM_SIZE, ReplayReader
+
+Split = Literal["train", "val", "all"]
+RAM_BUDGET_ENV = "WM_DATA_RAM_BUDGET"
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """A good 64-bit integer hash, vectorised (stable across platforms and numpy versions)."""
+    x = x.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def split_episodes(
+    episodes: np.ndarray, val_fraction: float = 0.15, split_seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Partition episode positions into (train, val), sorted, disjoint, deterministic.
+
+    Each episode is ranked by a hash of ``(split_seed, shard, index in shard)``, and the
+    ``round(val_fraction * E)`` lowest ranks (at least one when there are two or more episodes)
+    form the validation set, so an episode keeps its side when the store grows.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    n = len(episodes)
+    n_val = round(val_fraction * n)
+    if val_fraction > 0 and n >= 2:
+        n_val = min(max(n_val, 1), n - 1)
+    key = (episodes["shard"].astype(np.uint64) << np.uint64(40)) | episodes["index"].astype(
+        np.uint64
+    )
+    seed_hash = _splitmix64(np.array([split_seed], dtype=np.uint64))[0]
+    rank = np.argsort(_splitmix64(key ^ seed_hash), kind="stable")
+    val = np.sort(rank[:n_val])
+    train = np.sort(rank[n_val:])
+    return train, val
+
+
+def ram_budget() -> int:
+    """Bytes the in-RAM mode may use by default: ``$WM_DATA_RAM_BUDGET`` or half of free RAM."""
+    env = os.environ.get(RAM_BUDGET_ENV)
+    if env:
+        return int(float(env))
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):
+        return 2 * 2**30
+
+
+def _runs(shards: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> list[tuple[int, int, int]]:
+    """Merge per-episode ranges that touch within a shard into (shard, start, stop) reads."""
+    runs: list[list[int]] = []
+    for sh, a, b in zip(shards.tolist(), starts.tolist(), stops.tolist(), strict=True):
+        if runs and runs[-1][0] == sh and runs[-1][2] == a:
+            runs[-1][2] = b
+        else:
+            runs.append([sh, a, b])
+    return [tuple(r) for r in runs]  # type: ignore[misc]
+
+
+class WindowDataset(Dataset):
+    """Windows of ``context + horizon`` frames with their ``horizon`` actions and rewards.
+
+    Item ``i`` (and each row of a batch) holds ``frames uint8 [T+K, C, H, W]``,
+    ``actions int64 [K]``, ``rewards float32 [K]``, ``index int64`` and, with
+    ``include_ram``, ``ram uint8 [T+K, 128]``. The state at step k is ``frames[k:k+T]`` and
+    action/reward k lead from state k to state k+1.
+    """
+
+    def __init__(
+        self,
+        source: ReplayReader | str | Path | Sequence[str | Path],
+        *,
+        context: int = 4,
+        horizon: int = 1,
+        split: Split = "train",
+        val_fraction: float = 0.15,
+        split_seed: int = 0,
+        in_memory: bool | None = None,
+        include_ram: bool = False,
+        expect: Mapping[str, Any] | None = None,
+        ram_budget_bytes: int | None = None,
+    ) -> None:
+        if context < 1:
+            raise ValueError(f"context must be >= 1, got {context!r}")
+        if horizon < 1:
+            raise ValueError(f"horizon must be >= 1, got {horizon!r}")
+        if split not in ("train", "val", "all"):
+            raise ValueError(f"split must be 'train', 'val' or 'all', got {split!r}")
+        reader = source if isinstance(source, ReplayReader) else ReplayReader(source, expect)
+        if include_ram and not reader.has_ram:
+            raise ValueError("include_ram=True but the store has no emulator RAM (has_ram=False)")
+        self.reader = reader
+        self.context, self.horizon = int(context), int(horizon)
+        self.window = self.context + self.horizon
+        self.split, self.include_ram = split, bool(include_ram)
+        self.val_fraction, self.split_seed = float(val_fraction), int(split_seed)
+        self.metadata: dict[str, Any] = dict(reader.metadata)
+        self.frame_shape: tuple[int, int, int] = reader.frame_shape
+        self.num_actions: int = reader.num_actions
+
+        table = reader.episodes
+        if split == "all":
+            chosen = np.arange(len(table))
+        else:
+            train, val = split_episodes(table, val_fraction, split_seed)
+            chosen = train if split == "train" else val
+        self.episode_ids = chosen
+        rows = table[chosen]
+        lengths = rows["length"].astype(np.int64)
+        per_episode = np.maximum(lengths + 2 - self.window, 0)
+        self.windows_per_episode = per_episode
+        n = int(per_episode.sum())
+        # Window -> (episode position, offset in episode), all vectorised.
+        self._win_episode = np.repeat(np.arange(len(rows)), per_episode)
+        first = np.cumsum(per_episode) - per_episode
+        self._win_offset = np.arange(n) - np.repeat(first, per_episode)
+
+        frame_bytes = int(np.prod(self.frame_shape)) + (RAM_SIZE if include_ram else 0)
+        need = int((lengths + 1).sum()) * frame_bytes
+        if in_memory is None:
+            in_memory = need <= (ram_budget() if ram_budget_bytes is None else ram_budget_bytes)
+        self.in_memory = bool(in_memory)
+        self._shard = rows["shard"].astype(np.int64)
+        self._frame_start_shard = rows["frame_start"].astype(np.int64)
+        self._step_start_shard = rows["step_start"].astype(np.int64)
+        if self.in_memory:
+            self._load(rows, lengths)
+        else:
+            self._win_shard = self._shard[self._win_episode]
+            self._win_frame = self._frame_start_shard[self._win_episode] + self._win_offset
+            self._win_step = (
+                self._step_start_shard[self._win_episode] + self._win_offset + self.context - 1
+            )
+        self._frame_arange = np.arange(self.window, dtype=np.int64)
+        self._step_arange = np.arange(self.horizon, dtype=np.int64)
+
+    def _load(self, rows: np.ndarray, lengths: np.ndarray) -> None:
+        """Read the chosen episodes into contiguous arrays and precompute window offsets."""
+        shards = self._shard
+        f_start, s_start = self._frame_start_shard, self._step_start_shard
+        f_runs = _runs(shards, f_start, f_start + lengths + 1)
+        s_runs = _runs(shards, s_start, s_start + lengths)
+        r = self.reader
+
+        def gather(name: str, runs: list[tuple[int, int, int]], shape: tuple, dtype: Any):
+            total = sum(b - a for _, a, b in runs)
+            out = np.empty((total, *shape), dtype)
+            pos = 0
+            for sh, a, b in runs:
+                out[pos : pos + b - a] = r.read(name, sh, a, b)
+                pos += b - a
+            return out
+
+        self._frames = gather("frames", f_runs, self.frame_shape, np.uint8)
+        self._actions = gather("actions", s_runs, (), np.int64)
+        self._rewards = gather("rewards", s_runs, (), np.float32)
+        self._ram = gather("ram", f_runs, (RAM_SIZE,), np.uint8) if self.include_ram else None
+        r.close()
+        compact_f = np.cumsum(lengths + 1) - (lengths + 1)
+        compact_s = np.cumsum(lengths) - lengths
+        self._win_frame = compact_f[self._win_episode] + self._win_offset
+        self._win_step = compact_s[self._win_episode] + self._win_offset + self.context - 1
+
+    def __len__(self) -> int:
+        return len(self._win_episode)
+
+    def window_episode(self, indices: np.ndarray | Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Global episode position (in the reader's table) and frame offset of each window."""
+        idx = np.asarray(indices, dtype=np.int64)
+        return self.episode_ids[self._win_episode[idx]], self._win_offset[idx]
+
+    def _check(self, indices: Any) -> np.ndarray:
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(self)
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"window index out of range for a dataset of {n} windows")
+        return np.where(idx < 0, idx + n, idx)
+
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        """One batch: a single gather per field (no per-sample Python work)."""
+        idx = self._check(indices)
+        if self.in_memory:
+            fi = self._win_frame[idx, None] + self._frame_arange
+            si = self._win_step[idx, None] + self._step_arange
+            batch = {
+                "frames": torch.from_numpy(self._frames[fi]),
+                "actions": torch.from_numpy(self._actions[si]),
+                "rewards": torch.from_numpy(self._rewards[si]),
+                "index": torch.from_numpy(idx),
+            }
+            if self._ram is not None:
+                batch["ram"] = torch.from_numpy(self._ram[fi])
+            return batch
+        return self._stream(idx)
+
+    def _stream(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
+        b, w, k = len(idx), self.window, self.horizon
+        frames = np.empty((b, w, *self.frame_shape), np.uint8)
+        ram = np.empty((b, w, RAM_SIZE), np.uint8) if self.include_ram else None
+        actions = np.empty((b, k), np.int64)
+        rewards = np.empty((b, k), np.float32)
+        shard, f0, s0 = self._win_shard[idx], self._win_frame[idx], self._win_step[idx]
+        gap = int(self.metadata.get("chunk_frames", 128))
+        for sh in np.unique(shard):
+            rows = np.flatnonzero(shard == sh)
+            rows = rows[np.argsort(f0[rows], kind="stable")]
+            # Spans of windows close enough to be read with one slice.
+            starts = f0[rows]
+            breaks = np.flatnonzero(np.diff(starts) > gap) + 1
+            for span in np.split(rows, breaks):
+                a, z = int(f0[span[0]]), int(f0[span[-1]]) + w
+                block = self.reader.read("frames", int(sh), a, z)
+                offs = (f0[span] - a)[:, None] + self._frame_arange
+                frames[span] = block[offs]
+                if ram is not None:
+                    ram[span] = self.reader.read("ram", int(sh), a, z)[offs]
+                sa, sz = int(s0[span].min()), int(s0[span].max()) + k
+                soffs = (s0[span] - sa)[:, None] + self._step_arange
+                actions[span] = self.reader.read("actions", int(sh), sa, sz)[soffs]
+                rewards[span] = self.reader.read("rewards", int(sh), sa, sz)[soffs]
+        batch = {
+            "frames": torch.from_numpy(frames),
+            "actions": torch.from_numpy(actions),
+            "rewards": torch.from_numpy(rewards),
+            "index": torch.from_numpy(idx),
+        }
+        if ram is not None:
+            batch["ram"] = torch.from_numpy(ram)
+        return batch
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        batch = self.__getitems__([index])
+        return {key: value[0] for key, value in batch.items()}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["reader"] = self.reader  # ReplayReader drops its h5py handles when pickled
+        return state
+
+    def __repr__(self) -> str:
+        mode = "in-memory" if self.in_memory else "streaming"
+        return (
+            f"WindowDataset({len(self)} windows, {len(self.episode_ids)} episodes, "
+            f"split={self.split!r}, T={self.context}, K={self.horizon}, {mode})"
+        )
+
+
+def collate_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Batches come whole from ``__getitems__``; nothing left to collate."""
+    return batch
+
+
+def make_loader(
+    dataset: WindowDataset,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int = 0,
+    drop_last: bool = False,
+    num_workers: int = 0,
+    sampler: Sampler | None = None,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """A DataLoader fetching each batch with one ``__getitems__`` call; shuffling seeded."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    generator = torch.Generator()
+    generator.manual_seed(int(seed))
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle if sampler is None else False,
+        sampler=sampler,
+        drop_last=drop_last,
+        num_workers=num_workers,
+        collate_fn=collate_batch,
+        generator=generator,
+        persistent_workers=num_workers > 0,
+        pin_memory=pin_memory,
+    )

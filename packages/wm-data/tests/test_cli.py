@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gin
+import pytest
+
+from wm_data.cli import collect_main, data_main
+from wm_data.collect import collect
+
+CONFIG = Path(__file__).resolve().parents[3] / "configs" / "collect.gin"
+TINY_BINDINGS = [
+    "FRAME_SIZE = 16",
+    "TARGET_STEPS = 60",
+    "collect.policy = 'random'",
+    "collect.num_envs = 2",
+    "collect.max_episode_steps = 30",
+]
+
+
+@pytest.mark.skipif(not CONFIG.exists(), reason="runs from a repository checkout")
+def test_collect_gin_parses_alone() -> None:
+    gin.parse_config_files_and_bindings([str(CONFIG)], None, skip_unknown=False)
+    assert gin.query_parameter("%ENV_ID") == "ALE/Assault-v5"
+    assert gin.query_parameter("collect.policy") == "epsilon"
+    assert gin.query_parameter("collect.epsilon") == pytest.approx(0.2)
+
+
+@pytest.mark.skipif(not CONFIG.exists(), reason="runs from a repository checkout")
+def test_wm_collect_collects_then_only_reports(tmp_path: Path, capsys) -> None:
+    args = ["--gin", str(CONFIG), "--no-progress", "--bind", f"DATA_DIR = '{tmp_path / 'd'}'"]
+    args += [a for b in TINY_BINDINGS for a in ("--bind", b)]
+    assert collect_main(args) == 0
+    out = capsys.readouterr().out
+    assert "collected" in out and "episodes" in out and "bytes/step" in out
+    assert (tmp_path / "d" / "collect_config.gin").exists()
+    gin.clear_config()
+    assert collect_main(args) == 0
+    assert "already satisfies" in capsys.readouterr().out
+
+
+def test_unknown_binding_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="no_such_setting"):
+        collect_main(["--bind", "collect.no_such_setting = 3"])
+    with pytest.raises(SystemExit, match="colect"):
+        collect_main(["--bind", "colect.path = 'x'"])
+    with pytest.raises(SystemExit, match="does not exist"):
+        collect_main(["--gin", str(tmp_path / "missing.gin")])
+
+
+def test_mismatch_is_reported_not_raised(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "m"
+    collect(out, size=16, max_episode_steps=20, num_envs=1, target_steps=20, policy="random",
+            progress=False)  # fmt: skip
+    rc = collect_main(
+        [
+            "--no-progress",
+            "--bind", f"collect.path = '{out}'",
+            "--bind", "collect.size = 16",
+            "--bind", "collect.frameskip = 2",
+            "--bind", "collect.policy = 'random'",
+            "--bind", "collect.target_steps = 40",
+        ]
+    )  # fmt: skip
+    assert rc == 1
+    assert "frameskip" in capsys.readouterr().err
+
+
+def test_satisfied_store_needs_no_agent(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    collect(out, size=16, max_episode_steps=20, num_envs=1, target_steps=20, policy="random",
+            progress=False)  # fmt: skip
+    # A store meeting its target is only reported: no agent is trained or loaded.
+    res = collect(out, size=16, max_episode_steps=20, num_envs=1, target_steps=20,
+                  policy="random", agent_steps=10**9, progress=False)  # fmt: skip
+    assert res.collected_steps == 0 and not (out / "ppo_agent.zip").exists()
+
+
+def test_wm_data_info(tiny_store: Path, tmp_path: Path, capsys) -> None:
+    assert data_main(["info", str(tiny_store)]) == 0
+    text = capsys.readouterr().out
+    for word in ("episodes", "steps", "returns", "size on disk", "bytes/step", "env_id"):
+        assert word in text
+    assert collect_main(["--info", str(tiny_store)]) == 0
+    capsys.readouterr()
+    assert data_main(["info", str(tiny_store), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["episodes"] == 4 and info["metadata"]["frameskip"] == 4
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not hdf5")
+    assert data_main(["info", str(bad)]) == 1
+    assert "not an HDF5 file" in capsys.readouterr().err
