@@ -39,6 +39,9 @@ def test_collect_resumes_to_target(tmp_path: Path) -> None:
     assert more.episodes == 5
     with open_store(out) as r:
         assert r.metadata["env_backend"] == "gymnasium" and r.metadata["policy"] == "random"
+        # the recorded env spec is the one used, not the registered default (sticky 0.25)
+        env_kwargs = r.metadata["env_spec"]["kwargs"]
+        assert env_kwargs["repeat_action_probability"] == r.metadata["sticky"] == 0.0
         assert r.num_episodes == 5 and (r.episodes["length"] <= 25).all()
 
 

@@ -69,11 +69,16 @@ def store_metadata(
     backend: str = "gymnasium",
     agent: str | None = None,
     extra: dict[str, Any] | None = None,
+    env_spec: Any = None,
 ) -> dict[str, Any]:
-    """Everything a reader needs to know about how the data was made."""
+    """Everything a reader needs to know about how the data was made.
+
+    ``env_spec`` is the gymnasium spec of an env actually made from ``spec`` (its kwargs are the
+    settings used, e.g. the sticky-action probability); the registered spec is a fallback.
+    """
     import gymnasium as gym
 
-    env_spec = gym.spec(spec.env_id)
+    env_spec = env_spec or gym.spec(spec.env_id)
     return {
         **spec.as_dict(),
         "obs_shape": list(spec.frame_shape),
@@ -397,9 +402,11 @@ def collect_shard(
     probe = make_env_from_spec(spec)
     num_actions = int(probe.action_space.n)
     meanings = action_meanings(probe)
+    made_spec = probe.spec
     probe.close()
     meta = store_metadata(
         spec,
+        env_spec=made_spec,
         num_actions=num_actions,
         meanings=meanings,
         policy=policy,
