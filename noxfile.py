@@ -8,6 +8,7 @@ another build; the constraints file is then not applied.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -99,3 +100,78 @@ def benchmarks(session: nox.Session) -> None:
     install_all(session)
     session.install("psutil")
     session.run("python", str(ROOT / "benchmarks" / "run.py"), *session.posargs)
+
+
+def _run_state(run_dir: Path) -> str:
+    """'finished', 'resumable' (has a last checkpoint) or 'new'."""
+    info = run_dir / "run.json"
+    if info.exists() and json.loads(info.read_text()).get("status") == "finished":
+        return "finished"
+    return "resumable" if (run_dir / "checkpoints" / "last.pt").exists() else "new"
+
+
+def _train_stage(session: nox.Session, gin_file: str, run_dir: Path, *binds: str) -> None:
+    """One wm-train call of the pipeline; a finished run is kept, an interrupted one resumed."""
+    state = _run_state(run_dir)
+    if state == "finished":
+        session.log(f"{gin_file}: {run_dir} already finished, reusing it")
+        return
+    args = ["--gin", f"configs/{gin_file}", "--gin", QUICKSTART_SCALE, "--run-dir", str(run_dir)]
+    for bind in binds:
+        args += ["--bind", bind]
+    session.log(f"{gin_file} -> {run_dir}")
+    session.run("wm-train", *args, *(["--resume"] if state == "resumable" else []))
+
+
+QUICKSTART_SCALE = "configs/scale/tiny.gin"
+
+
+@nox.session
+def quickstart(session: nox.Session) -> None:
+    """The whole pipeline on the tiny default: collect, train six models, compare them.
+
+    Outputs go to ``quickstart/`` (or ``WM_QUICKSTART_DIR``); running it again reuses the store
+    and every finished run.
+    """
+    install_all(session)
+    out = Path(os.environ.get("WM_QUICKSTART_DIR", ROOT / "quickstart")).resolve()
+    data, runs = out / "data" / "assault", out / "runs"
+    data_bind = f"DATA = '{data}'"
+    session.chdir(ROOT)
+
+    session.log("1/6 collect: train a PPO agent briefly, then fill the replay store")
+    collect_binds = ["--bind", f"DATA_DIR = '{data}'", "--no-progress"]
+    session.run(
+        "wm-collect", "--gin", "configs/collect.gin", "--gin", QUICKSTART_SCALE, *collect_binds
+    )
+    session.run("wm-data", "info", str(data))
+
+    jepa, encdec = runs / "jepa", runs / "encoder_decoder"
+    session.log("2/6 encoder-decoder world model")
+    _train_stage(session, "encoder_decoder.gin", encdec, data_bind)
+    session.log("3/6 JEPA world model")
+    _train_stage(session, "jepa.gin", jepa, data_bind)
+    session.log("4/6 decoder on the frozen JEPA encoder + predictor")
+    _train_stage(
+        session, "jepa_decoder.gin", jepa / "jepa_decoder", data_bind, f"INIT_FROM = '{jepa}'"
+    )
+    session.log("5/6 reward predictors from the true and the predicted next latent")
+    for source in (jepa, encdec):
+        for workflow in ("reward_predictor", "dynamics_reward_predictor"):
+            init = f"INIT_FROM = '{source}'"
+            _train_stage(session, f"{workflow}.gin", source / workflow, data_bind, init)
+
+    session.log("6/6 evaluate and compare")
+    report = out / "report"
+    session.run(
+        "wm-eval",
+        "--gin",
+        "configs/eval.gin",
+        "--run",
+        str(jepa),
+        "--run",
+        str(encdec),
+        "--out",
+        str(report),
+    )
+    session.log(f"report: {report / 'report.md'}")

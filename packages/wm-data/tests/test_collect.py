@@ -182,3 +182,10 @@ def test_ppo_trains_from_scratch_then_loads(tmp_path: Path) -> None:
     with pytest.raises(AgentMismatchError, match="frame_stack"):
         collect(tmp_path / "x", target_steps=50, policy="ppo", agent_path=agent,
                 frame_stack=2, **kw)  # fmt: skip
+
+
+def test_ppo_refuses_frames_too_small_for_its_cnn(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="size=16 is too small for the PPO agent"):
+        collect(tmp_path / "s", size=16, target_steps=10, policy="ppo", agent_steps=64,
+                progress=False)  # fmt: skip
+    assert not (tmp_path / "s" / "ppo_agent.zip").exists()

@@ -78,6 +78,10 @@ def read_training_curve(path: str | Path) -> np.ndarray:
     return np.atleast_1d(data)
 
 
+# SB3's CnnPolicy (NatureCNN: 8x8 stride 4, 4x4 stride 2, 3x3 stride 1) needs this many pixels.
+MIN_AGENT_FRAME_SIZE = 36
+
+
 def train_agent(
     path: str | Path,
     spec: EnvSpec,
@@ -93,6 +97,12 @@ def train_agent(
 
     if total_timesteps < 1:
         raise ValueError(f"agent_steps must be >= 1 to train an agent, got {total_timesteps!r}")
+    if spec.size < MIN_AGENT_FRAME_SIZE:
+        raise ValueError(
+            f"size={spec.size} is too small for the PPO agent's CnnPolicy, which needs frames of "
+            f"at least {MIN_AGENT_FRAME_SIZE}x{MIN_AGENT_FRAME_SIZE}; collect at a larger size "
+            "or with policy='random'"
+        )
     path = Path(path)
     if path.suffix != ".zip":
         raise ValueError(f"agent path must end in .zip, got {path}")
