@@ -13,6 +13,7 @@ from wm_models import decoders, encoders, predictors, reward_heads
 from wm_models.checkpoint import (
     ROLES,
     CheckpointError,
+    CheckpointWriteError,
     load_checkpoint,
     load_module,
     load_modules,
@@ -46,6 +47,7 @@ __all__ = [
     "REWARD_HEADS",
     "ROLES",
     "CheckpointError",
+    "CheckpointWriteError",
     "Registry",
     "RegistryClashError",
     "UnknownModelError",

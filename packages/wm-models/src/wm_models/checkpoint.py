@@ -38,6 +38,7 @@ __all__ = [
     "ROLES",
     "VERSION",
     "CheckpointError",
+    "CheckpointWriteError",
     "load_checkpoint",
     "load_module",
     "load_modules",
@@ -51,6 +52,10 @@ ROLES = ("encoder", "target_encoder", "predictor", "decoder", "reward_head")
 
 class CheckpointError(Exception):
     """A file that is not a readable wm checkpoint, or one that cannot rebuild a module."""
+
+
+class CheckpointWriteError(CheckpointError, OSError):
+    """A checkpoint could not be written (disk full, file-size limit); the old file is kept."""
 
 
 def _check_plain(value: Any, where: str) -> None:
@@ -120,6 +125,14 @@ def save_checkpoint(
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_name, path)
+    except (OSError, RuntimeError) as exc:
+        # Disk full or a file-size limit: torch reports a short write as a RuntimeError.
+        Path(tmp_name).unlink(missing_ok=True)
+        cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointWriteError(
+            f"could not write checkpoint {path} ({type(exc).__name__}: {cause}); is the disk "
+            "full or a file-size limit reached? Any previous file at that path is unchanged"
+        ) from exc
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
@@ -149,6 +162,13 @@ def load_checkpoint(
     if not path.is_file():
         what = "a directory" if path.is_dir() else "missing"
         raise CheckpointError(f"{path} is not a checkpoint file ({what})")
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head != b"PK\x03\x04":  # torch.save writes a zip archive; anything else is not ours
+        raise CheckpointError(
+            f"{path} is not a torch checkpoint: it is not a zip archive as torch.save writes "
+            f"(it starts with {head!r})"
+        )
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -36,6 +36,25 @@ def activation(name: str) -> nn.Module:
         ) from None
 
 
+PIXEL_OUTPUTS = ("linear", "sigmoid")
+
+
+def check_pixel_output(output: str) -> str:
+    """Validate a decoder's output mapping name."""
+    if output not in PIXEL_OUTPUTS:
+        raise ValueError(f"output {output!r} is unknown; choose one of {', '.join(PIXEL_OUTPUTS)}")
+    return output
+
+
+def pixel_output(x: torch.Tensor, output: str) -> torch.Tensor:
+    """Decoder logits to pixels on the [0, 1] scale.
+
+    ``linear`` (the default) regresses pixels directly: a sigmoid saturates on Atari's mostly
+    black frames, after which an L1 loss sends no gradient and the decoder stays blank.
+    """
+    return torch.sigmoid(x) if output == "sigmoid" else x
+
+
 def check_positive(**values: int) -> None:
     """Raise ValueError naming the first argument that is not a positive int."""
     for key, value in values.items():

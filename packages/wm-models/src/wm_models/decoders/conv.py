@@ -12,8 +12,10 @@ from wm_models.layers import (
     activation,
     check_channels,
     check_frame_shape,
+    check_pixel_output,
     check_positive,
     check_shape,
+    pixel_output,
 )
 from wm_models.registry import DECODERS
 
@@ -34,9 +36,10 @@ def up_conv(in_ch: int, out_ch: int, src: tuple[int, int], dst: tuple[int, int])
 
 @DECODERS.register("conv")
 class ConvDecoder(nn.Module):
-    """Linear map to a small grid, stride-2 transposed convolutions up to H x W, sigmoid.
+    """Linear map to a small grid, stride-2 transposed convolutions up to H x W.
 
-    Shapes: z [B, latent_dim] -> frame [B, C, H, W] in [0, 1].
+    Shapes: z [B, latent_dim] -> frame [B, C, H, W] on the [0, 1] pixel scale
+    (unbounded with ``output="linear"``, the default; squashed with ``"sigmoid"``).
     """
 
     def __init__(
@@ -46,8 +49,10 @@ class ConvDecoder(nn.Module):
         frame_shape: Sequence[int],
         channels: Sequence[int] = (256, 128, 64, 32),
         act: str = "silu",
+        output: str = "linear",
     ) -> None:
         super().__init__()
+        self.output = check_pixel_output(output)
         self.frame_shape = check_frame_shape(frame_shape)
         check_positive(latent_dim=latent_dim)
         self.latent_dim = latent_dim
@@ -70,4 +75,4 @@ class ConvDecoder(nn.Module):
         check_shape(z, (None, self.latent_dim), "z", "decoder 'conv'")
         c, h, w = self.grid
         x = rearrange(self.fc(z), "b (c h w) -> b c h w", c=c, h=h, w=w)
-        return torch.sigmoid(self.out(self.ups(x)))
+        return pixel_output(self.out(self.ups(x)), self.output)

@@ -14,8 +14,10 @@ from wm_models.layers import (
     activation,
     check_channels,
     check_frame_shape,
+    check_pixel_output,
     check_positive,
     check_shape,
+    pixel_output,
 )
 from wm_models.registry import DECODERS
 
@@ -41,7 +43,8 @@ class HybridDecoder(nn.Module):
     """Linear map to a small grid, then stride-2 upsampling; before each of the first
     ``attn_stages`` upsamplings the feature map cross-attends to ``num_tokens`` latent tokens.
 
-    Shapes: z [B, latent_dim] -> frame [B, C, H, W] in [0, 1].
+    Shapes: z [B, latent_dim] -> frame [B, C, H, W] on the [0, 1] pixel scale
+    (unbounded with ``output="linear"``, the default; squashed with ``"sigmoid"``).
     """
 
     def __init__(
@@ -55,8 +58,10 @@ class HybridDecoder(nn.Module):
         heads: int = 4,
         attn_stages: int = 2,
         act: str = "silu",
+        output: str = "linear",
     ) -> None:
         super().__init__()
+        self.output = check_pixel_output(output)
         self.frame_shape = check_frame_shape(frame_shape)
         check_positive(latent_dim=latent_dim, num_tokens=num_tokens, token_dim=token_dim)
         check_positive(heads=heads)
@@ -97,4 +102,4 @@ class HybridDecoder(nn.Module):
             if i < len(self.attends):
                 x = self.attends[i](x, tokens)
             x = up(x)
-        return torch.sigmoid(self.out(x))
+        return pixel_output(self.out(x), self.output)
