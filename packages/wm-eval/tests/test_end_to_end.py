@@ -53,12 +53,38 @@ def test_report_files_and_runs(report):
         assert data["tables"][name]["baselines"], f"{name} has no baseline column"
         assert f"## {data['tables'][name]['title']}" in md
     assert "*(baseline)*" in md
+    sections = [line for line in md.splitlines() if line.startswith("## ")]
+    assert sections[:2] == ["## Runs", "## Headline: which world model is better"]
+    assert data["headline"]["columns"] == ["jepa", "encoder_decoder"]
     for caption_path in data["figures"]:
         assert (out / caption_path["path"]).is_file()
     assert (out / "plots" / "rollout_latent.png").is_file()
     assert list((out / "plots").glob("reconstruction_*.png"))
     assert list((out / "plots").glob("rollout_*.gif"))
     assert "wm_train" not in sys.modules
+
+
+def test_headline_copies_the_tables(report):
+    rep, _ = report
+    rows = rep.headline.to_dict()["rows"]
+    recon, rollout = _table(rep, "reconstruction"), _table(rep, "rollout")
+    assert rows["next_frame_l1"]["values"] == {
+        "jepa": recon.value("L1", "jepa/jepa_decoder"),
+        "encoder_decoder": recon.value("L1", "encoder_decoder"),
+    }
+    assert rows["next_frame_l1"]["baseline"]["values"] == {
+        "copy-last-frame": recon.value("L1", "copy-last-frame")
+    }
+    assert rows["latent_1step_error"]["values"]["jepa"] == rollout.value("k=1", "jepa")
+    assert rows["decoded_rollout_mse"]["source"]["row"] == "k=3"
+    reward = _table(rep, "reward")
+    stem = "jepa/jepa_dynamics_reward [trained on predicted]"
+    assert rows["reward_mse_predicted_next"]["values"]["jepa"] == reward.value(
+        "MSE", f"{stem}: predicted next"
+    )
+    for key in ("state_probe_r2", "effective_rank_frac", "trustworthiness_ram"):
+        assert all(v is not None for v in rows[key]["values"].values()), key
+        assert rows[key]["baseline"]["values"]["random-init conv"] is not None
 
 
 def test_representation_columns_and_values(report):
@@ -140,6 +166,9 @@ def test_missing_components_give_na(runs, tmp_path):
     md = (tmp_path / "out" / "report.md").read_text()
     assert "n/a" in md and "no checkpoint" in md
     assert _table(rep, "rollout").value("k=1", "crashed") is None
+    rows = rep.headline.to_dict()["rows"]
+    assert rows["next_frame_l1"]["values"] == {"jepa": None, "crashed": None}
+    assert rows["state_probe_r2"]["values"] == {"jepa": None, "crashed": None}  # probe not run
 
 
 def test_cli_with_gin_file_and_bindings(runs, tmp_path, capsys):
@@ -153,6 +182,10 @@ def test_cli_with_gin_file_and_bindings(runs, tmp_path, capsys):
     data = json.loads((tmp_path / "cli" / "report.json").read_text())
     assert set(data["tables"]) == {"representation", "collapse", "reconstruction"}
     assert data["config"]["max_samples"] == 48
+    assert "next_frame_l1" in data["headline"]["rows"]
+    printed = capsys.readouterr().out
+    assert "## Headline: which world model is better" in printed
+    assert "| metric | better | encoder_decoder | baseline | baseline is |" in printed
 
 
 def test_cli_names_bad_run(tmp_path, capsys):

@@ -18,9 +18,11 @@ readers ignore them and a writer reopening the file trims them.
 
 from __future__ import annotations
 
+import contextlib
 import glob as globmod
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -154,24 +156,148 @@ def _read_attrs(f: h5py.File) -> dict[str, Any]:
     return out
 
 
-def _open_h5(path: Path, mode: str, **kwargs: Any) -> h5py.File:
+def _open_h5(path: Path, mode: str, *, lock_held: bool = False, **kwargs: Any) -> h5py.File:
+    """Open a store file. A reader opens a store a collector is writing in SWMR mode (it sees
+    the episodes flushed so far); a writer killed in SWMR mode leaves a stale mark that is
+    cleared once no process holds the file, as ``h5clear -s`` does."""
     if not path.exists():
         raise StoreError(f"{path}: no such replay store")
     if path.is_dir():
         raise StoreError(f"{path}: is a directory, not a replay store file")
     try:
-        return h5py.File(path, mode, **kwargs)
+        try:
+            return h5py.File(path, mode, **kwargs)
+        except OSError as exc:
+            msg = str(exc)
+            busy = ("unable to lock", "already open for write", "truncated file")
+            if not any(b in msg.lower() for b in busy):
+                raise
+            lock = None if lock_held else _take_writer_lock(path)
+            if not lock_held and lock is None:  # a live writer holds the store
+                if mode == "r":  # SWMR readers see the episodes it has flushed
+                    return h5py.File(path, mode, swmr=True, **kwargs)
+                raise
+            try:
+                if "already open for write" in msg and _clear_stale_write_flag(path):
+                    return h5py.File(path, mode, **kwargs)
+            finally:
+                if lock is not None:
+                    lock.close()
+            raise
     except OSError as exc:
         msg = str(exc)
         if "truncated" in msg:
             raise StoreError(f"{path}: replay store is truncated or corrupt ({msg})") from exc
-        if "unable to lock" in msg.lower():
+        if "unable to lock" in msg.lower() or "already open for write" in msg:
             raise StoreError(
                 f"{path}: store is open for writing by another process ({msg})"
             ) from exc
         if "signature" in msg:
             raise StoreError(f"{path}: not an HDF5 file, so not a replay store ({msg})") from exc
         raise StoreError(f"{path}: cannot open replay store, truncated or corrupt ({msg})") from exc
+
+
+def _file_size_limit() -> int | None:
+    """The soft RLIMIT_FSIZE (``ulimit -f``) in bytes, or None when unlimited or unknown."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _lookup3(data: bytes) -> int:
+    """Bob Jenkins' lookup3 hash, the checksum HDF5 puts on version 2 and 3 superblocks."""
+    mask = 0xFFFFFFFF
+
+    def rot(x: int, k: int) -> int:
+        return ((x << k) | (x >> (32 - k))) & mask
+
+    length = len(data)
+    a = b = c = (0xDEADBEEF + length) & mask
+    k = 0
+    while length > 12:
+        a = (a + int.from_bytes(data[k : k + 4], "little")) & mask
+        b = (b + int.from_bytes(data[k + 4 : k + 8], "little")) & mask
+        c = (c + int.from_bytes(data[k + 8 : k + 12], "little")) & mask
+        a = (a - c) & mask ^ rot(c, 4)
+        c = (c + b) & mask
+        b = (b - a) & mask ^ rot(a, 6)
+        a = (a + c) & mask
+        c = (c - b) & mask ^ rot(b, 8)
+        b = (b + a) & mask
+        a = (a - c) & mask ^ rot(c, 16)
+        c = (c + b) & mask
+        b = (b - a) & mask ^ rot(a, 19)
+        a = (a + c) & mask
+        c = (c - b) & mask ^ rot(b, 4)
+        b = (b + a) & mask
+        k += 12
+        length -= 12
+    if length == 0:
+        return c
+    tail = data[k:] + bytes(12 - length)
+    a = (a + int.from_bytes(tail[0:4], "little")) & mask
+    b = (b + int.from_bytes(tail[4:8], "little")) & mask
+    c = (c + int.from_bytes(tail[8:12], "little")) & mask
+    for x, y, r in (
+        (2, 1, 14),
+        (0, 2, 11),
+        (1, 0, 25),
+        (2, 1, 16),
+        (0, 2, 4),
+        (1, 0, 14),
+        (2, 1, 24),
+    ):
+        v = [a, b, c]
+        v[x] = ((v[x] ^ v[y]) - rot(v[y], r)) & mask
+        a, b, c = v
+    return c
+
+
+def _lock_path(path: Path) -> Path:
+    """Hidden, so that globs such as ``data/*`` never pick it up as a shard."""
+    return path.with_name(f".{path.name}.lock")
+
+
+def _take_writer_lock(path: Path) -> Any:
+    """Hold ``.<store>.lock`` for as long as a writer has the store open (the kernel drops it
+    when the process dies), or None if another live writer holds it. HDF5 releases its own
+    file lock in SWMR mode, so this lock is what tells a live writer from a crashed one."""
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: no stale-writer repair
+        return open(os.devnull)
+    try:
+        handle = open(_lock_path(path), "a")  # noqa: SIM115
+    except OSError:  # e.g. a read-only folder: no writer can be running there
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+def _clear_stale_write_flag(path: Path) -> bool:
+    """Clear the superblock's "open for write" flags that a killed SWMR writer left behind
+    (the caller holds the writer lock). Returns False when the superblock is not the
+    checksummed version 2/3 kind that carries these flags."""
+    with open(path, "r+b") as handle:
+        head = handle.read(64)
+        if head[:8] != b"\x89HDF\r\n\x1a\n" or head[8] not in (2, 3):
+            return False
+        end = 12 + 4 * head[9]
+        if _lookup3(head[:end]) != int.from_bytes(head[end : end + 4], "little"):
+            return False
+        fixed = head[:11] + b"\x00" + head[12:end]
+        handle.seek(0)
+        handle.write(fixed + _lookup3(fixed).to_bytes(4, "little"))
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True
 
 
 def _validate_layout(path: Path, f: h5py.File) -> tuple[dict[str, Any], np.ndarray]:
@@ -279,8 +405,29 @@ class ReplayWriter:
             raise ValueError(f"chunk_frames must be in [1, 4096], got {chunk_frames}")
         metadata.setdefault("has_ram", True)
         self.obs_shape = obs_shape
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = _take_writer_lock(self.path)
+        if self._lock is None:
+            raise StoreError(f"{self.path}: store is open for writing by another process")
+        try:
+            self._open(
+                metadata, overwrite, chunk_frames, compression, compression_opts, check_fields
+            )
+        except BaseException:
+            self._lock.close()
+            raise
+
+    def _open(
+        self,
+        metadata: dict[str, Any],
+        overwrite: bool,
+        chunk_frames: int,
+        compression: str | None,
+        compression_opts: int | None,
+        check_fields: Sequence[str],
+    ) -> None:
         if self.path.exists() and not overwrite:
-            self._file = _open_h5(self.path, "r+")
+            self._file = _open_h5(self.path, "r+", lock_held=True, libver="latest")
             try:
                 stored, episodes = _validate_layout(self.path, self._file)
                 check_metadata(
@@ -296,14 +443,18 @@ class ReplayWriter:
             tmp = self.path.with_name(self.path.name + ".tmp")
             # Freed file space is never reused, so a crash cannot leave the last flushed
             # metadata pointing at bytes overwritten since.
-            f = h5py.File(tmp, "w", fs_strategy="aggregate")
+            f = h5py.File(tmp, "w", libver="latest", fs_strategy="aggregate")
             try:
                 self._create(f, metadata, chunk_frames, compression, compression_opts)
             finally:
                 f.close()
             os.replace(tmp, self.path)
-            self._file = h5py.File(self.path, "r+")
+            self._file = h5py.File(self.path, "r+", libver="latest")
             self.metadata = _read_attrs(self._file)
+        # Readers may now open the file while episodes are appended (a store of an older
+        # format cannot switch: its readers wait until the writer closes it).
+        with contextlib.suppress(OSError, RuntimeError, ValueError):
+            self._file.swmr_mode = True
         self.has_ram = bool(self.metadata.get("has_ram", False))
         self._align = int(self._file["frames"].chunks[0])
         self._episodes = self._file["episodes"]
@@ -439,6 +590,45 @@ class ReplayWriter:
             ram = np.asarray(ram, dtype=np.uint8)
             if ram.shape != (length + 1, RAM_SIZE):
                 raise ValueError(f"ram must have shape {(length + 1, RAM_SIZE)}, got {ram.shape}")
+        self._check_room(length)
+        try:
+            return self._write(frames, columns, ram, length, rewards, seed)
+        except (OSError, RuntimeError) as exc:
+            done = self.num_episodes
+            self._abandon()
+            cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreError(
+                f"{self.path}: could not write episode {done} ({cause}); is the disk full or a "
+                f"file-size limit reached? The {done} episodes already in the store are intact "
+                "and a new run resumes after them"
+            ) from None
+
+    def _check_room(self, length: int) -> None:
+        """Refuse an episode that may not fit on the disk or under the file-size limit
+        (``ulimit -f``) before HDF5 writes any of it: a write failing inside HDF5 can leave
+        the open file in a state its library cannot even close."""
+        chunks = -(-(length + 1) // self._align)
+        per_frame = int(np.prod(self.obs_shape)) + (RAM_SIZE if self.has_ram else 0) + 14
+        need = int(chunks * self._align * per_frame * 1.01) + 2**16  # whole chunks + metadata
+        room = shutil.disk_usage(self.path.parent).free
+        limit = _file_size_limit()
+        if limit is not None:
+            room = min(room, limit - self.path.stat().st_size)
+        if need > room:
+            done = self.num_episodes
+            raise StoreError(
+                f"{self.path}: could not write episode {done}: it needs up to {need} bytes but "
+                f"only {max(room, 0)} can be written (disk full or file-size limit). The {done} "
+                "episodes already in the store are intact and a new run resumes after them"
+            )
+
+    def _abandon(self) -> None:
+        """Close the file after a failed write, quietly: HDF5 may fail to flush it too."""
+        with contextlib.suppress(Exception):  # the episode table on disk is what counts
+            self._file.close()
+        self._lock.close()
+
+    def _write(self, frames, columns, ram, length: int, rewards, seed: int) -> int:
         f = self._file
         f0, s0 = self._next_start("frames"), self._next_start("actions")
         f["frames"].resize(f0 + length + 1, axis=0)
@@ -463,9 +653,12 @@ class ReplayWriter:
         return e
 
     def close(self) -> None:
-        if self._file.id.valid:
-            self._file.flush()
-            self._file.close()
+        try:
+            if self._file.id.valid:
+                self._file.flush()
+                self._file.close()
+        finally:
+            self._lock.close()
 
     def __enter__(self) -> ReplayWriter:
         return self

@@ -16,6 +16,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "EvalConfig": "wm_eval.config",
     "evaluate": "wm_eval.evaluation",
+    "Headline": "wm_eval.headline",
+    "build_headline": "wm_eval.headline",
     "Report": "wm_eval.report",
     "Table": "wm_eval.report",
     "RunError": "wm_eval.runs",

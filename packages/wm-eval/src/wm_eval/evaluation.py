@@ -12,6 +12,7 @@ import torch
 from wm_eval.config import EvalConfig
 from wm_eval.context import EvalContext
 from wm_eval.data import DataSource
+from wm_eval.headline import build_headline
 from wm_eval.models import load_group, resolve_device
 from wm_eval.probes import PROBES
 from wm_eval.report import Report
@@ -60,7 +61,6 @@ def evaluate(
     if not run_paths:
         raise ValueError("runs: name at least one run directory")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     runs = discover(run_paths)
@@ -81,6 +81,7 @@ def evaluate(
             sources[label] = None
             continue
         sources[label] = shared.setdefault(src.key, src)
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once every run and checkpoint is read
     ctx = EvalContext(config, device, out_dir, groups, sources, report)
     for name in config.probes:
         t0 = time.perf_counter()
@@ -90,5 +91,6 @@ def evaluate(
             report.notes.append(f"probe {name!r} skipped: {exc}")
             log.warning("probe %s skipped: %s", name, exc)
         log.info("probe %s took %.1fs", name, time.perf_counter() - t0)
+    report.headline = build_headline(report)
     report.write(out_dir)
     return report

@@ -6,7 +6,10 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wm_eval.headline import Headline
 
 NA = "n/a"
 
@@ -113,10 +116,12 @@ class Report:
     figures: list[tuple[str, str]] = field(default_factory=list)  # (caption, relative path)
     notes: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    headline: Headline | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "runs": self.runs,
+            "headline": self.headline.to_dict() if self.headline else None,
             "tables": {t.name: t.to_dict() for t in self.tables},
             "figures": [{"caption": c, "path": p} for c, p in self.figures],
             "notes": self.notes,
@@ -132,6 +137,8 @@ class Report:
                 f"| {label} | {info['workflow']} | {info.get('checkpoint') or NA} | {derived} |"
             )
         out.append("")
+        if self.headline:  # first, so the answer is above the detail
+            out.append(self.headline.to_markdown())
         for note in self.notes:
             out.append(f"> {note}")
             out.append("")

@@ -10,6 +10,7 @@ derived run.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +82,12 @@ def read_run(path: str | Path) -> RunInfo:
     path = Path(path)
     file = path / RUN_FILE
     if not path.is_dir():
-        raise RunError(f"run: {path} is not a directory")
+        beside = path.parent.glob(f"*/{RUN_FILE}") if path.parent.is_dir() else []
+        runs = sorted(p.parent.name for p in beside)
+        close = difflib.get_close_matches(path.name, runs, n=1, cutoff=0.5)
+        hint = f"; runs beside it: {', '.join(runs)}" if runs else ""
+        hint += f". Did you mean {close[0]!r}?" if close else ""
+        raise RunError(f"run: {path} is not a directory{hint}")
     if not file.is_file():
         raise RunError(f"run: {path} has no {RUN_FILE} (is it a wm-train run directory?)")
     try:

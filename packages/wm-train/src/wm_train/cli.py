@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import re
 import shlex
 import sys
@@ -94,7 +95,7 @@ def check_macros(texts: Sequence[str], bindings: Sequence[str]) -> None:
             if name not in used:
                 raise ConfigError(
                     f"--bind {binding.strip()!r}: macro {name!r} is not used by any config."
-                    + did_you_mean(name, used | defined)
+                    + did_you_mean(name, (used | defined) - {name})
                 )
 
 
@@ -152,15 +153,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--list", metavar="KIND", help=f"list registered names: {', '.join(LISTABLE)}"
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error (also: environment WM_DEBUG=1)",
+    )
     return parser
+
+
+def one_line(exc: BaseException) -> str:
+    """An error message on one line, as a CLI prints it."""
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    lines = [ln for ln in text.splitlines() if not ln.strip().startswith("In call to configurable")]
+    return " ".join(" ".join(lines).split()) or type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``wm-train``; returns the process exit code."""
+    from wm_data import StoreError
     from wm_train.run_dir import RunDirError
     from wm_train.trainer import NonFiniteLossError, Trainer
 
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get("WM_DEBUG", "") not in ("", "0")
     try:
         if args.list:
             wm_models.load_plugins()
@@ -184,11 +199,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         trainer = Trainer()
         metrics = trainer.fit(resume=args.resume, config_text=config_text)
-    except (ConfigError, UnknownNameError, KeyError, FileNotFoundError, RunDirError) as exc:
-        print(f"wm-train: error: {exc}", file=sys.stderr)
+    except (
+        ConfigError,
+        UnknownNameError,
+        KeyError,
+        FileNotFoundError,
+        RunDirError,
+        StoreError,
+        wm_models.CheckpointError,
+    ) as exc:
+        if debug:
+            raise
+        print(f"wm-train: error: {one_line(exc)}", file=sys.stderr)
         return 2
-    except (NonFiniteLossError, ValueError) as exc:
-        print(f"wm-train: error: {exc}", file=sys.stderr)
+    except (NonFiniteLossError, ValueError, OSError, MemoryError) as exc:
+        if debug:
+            raise
+        print(f"wm-train: error: {one_line(exc)}", file=sys.stderr)
         return 1
     if metrics:
         summary = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k.startswith("val/"))

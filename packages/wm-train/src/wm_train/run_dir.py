@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 import wm_models
+from wm_train.registry import did_you_mean
 
 
 class RunDirError(RuntimeError):
@@ -61,16 +62,35 @@ class RunDir:
     def best(self) -> Path:
         return self.checkpoints / "best.pt"
 
-    def create(self, info: Mapping[str, Any], config_text: str | None, *, resume: bool) -> None:
-        """Start a fresh run, or reopen one for ``--resume``."""
+    def started_without_checkpoint(self) -> bool:
+        """A run stopped before its first checkpoint (``--resume`` restarts it from scratch)."""
+        return (self.path / "run.json").exists() and not any(self.checkpoints.glob("*.pt"))
+
+    def create(
+        self,
+        info: Mapping[str, Any],
+        config_text: str | None,
+        *,
+        resume: bool,
+        restart: bool = False,
+    ) -> None:
+        """Start a fresh run, reopen one for ``--resume``, or ``restart`` one that has no
+        checkpoint yet (its config.gin is kept, its metrics are dropped)."""
         run_json = self.path / "run.json"
+        if resume or restart:  # files torn by a crash mid-write; nothing ever loads them
+            for torn in self.checkpoints.glob(".*.tmp"):
+                torn.unlink(missing_ok=True)
         if resume:
             if not self.last.exists():
                 raise RunDirError(f"--resume: no checkpoint at {self.last}")
             self.info = json.loads(run_json.read_text()) if run_json.exists() else dict(info)
             self.update(status="running")
         else:
-            if run_json.exists():
+            if restart:
+                (self.path / "metrics.jsonl").unlink(missing_ok=True)
+                if (self.path / "config.gin").exists():
+                    config_text = None
+            elif run_json.exists():
                 raise RunDirError(
                     f"run directory {self.path} already holds a run; pass --resume to continue "
                     "it or --run-dir to start another"
@@ -95,6 +115,21 @@ class RunDir:
 
     def write_text(self, name: str, text: str) -> None:
         write_atomic(self.path / name, text)
+
+    def drop_metrics_after(self, step: int) -> None:
+        """Keep only metric lines up to ``step`` (a resumed run redoes the steps after it)."""
+        path = self.path / "metrics.jsonl"
+        if not path.exists():
+            return
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a crash
+                continue
+            if int(record.get("step", 0)) <= step:
+                kept.append(line + "\n")
+        write_atomic(path, "".join(kept))
 
     def log(self, step: int, metrics: Mapping[str, Any]) -> None:
         """One JSON line per call in metrics.jsonl, and scalars in TensorBoard."""
@@ -170,7 +205,16 @@ def resolve_init_from(init_from: str | Path, which: str = "best") -> tuple[Path,
         run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
         return run, path
     if not path.exists():
-        raise FileNotFoundError(f"Trainer.init_from: {path} does not exist (train that run first)")
+        siblings = (
+            [p.name for p in path.parent.iterdir() if (p / "run.json").exists()]
+            if path.parent.is_dir()
+            else []
+        )
+        hint = f" Runs beside it: {', '.join(sorted(siblings))}." if siblings else ""
+        raise FileNotFoundError(
+            f"Trainer.init_from: {path} does not exist (train that run first).{hint}"
+            + did_you_mean(path.name, siblings)
+        )
     for name in (which, "last" if which == "best" else "best"):
         candidate = path / "checkpoints" / f"{name}.pt"
         if candidate.exists():

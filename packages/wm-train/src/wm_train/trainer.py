@@ -7,6 +7,7 @@ Read top to bottom: ``Trainer.__init__`` checks the configuration (before any da
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import random
@@ -219,11 +220,16 @@ class Trainer:
         run = RunDir(self.run_dir, tensorboard=main)
         resumed: dict[str, nn.Module] = {}
         resumed_extra: dict[str, Any] = {}
-        if resume:
-            if not run.last.exists():
+        restart = False
+        if resume and not run.last.exists():
+            if not run.started_without_checkpoint():
                 raise FileNotFoundError(f"--resume: no checkpoint at {run.last}")
+            # stopped before its first checkpoint: nothing to resume, so start over in place
+            resume, restart = False, True
+        if resume:
             resumed = wm_models.load_modules(run.last)
             resumed_extra = wm_models.load_checkpoint(run.last).get("extra", {})
+            self._check_resumed(run.last, resumed)
         loaded = self._load_modules(init_ckpt) if self.load else {}
         reference = {**loaded, **resumed}
 
@@ -233,7 +239,12 @@ class Trainer:
         horizon = self.data.horizon or getattr(self.loss, "horizon", 1)
         train_set = self._dataset("train", context, horizon)
         val_set = self._dataset("val", context, horizon)
+        if len(train_set) == 0:
+            raise ValueError(self._no_windows(train_set, context, horizon))
         frame_shape = tuple(int(s) for s in train_set.frame_shape)
+        env_id = train_set.metadata.get("env_id")
+        if init_run is not None:
+            check_same_game(init_run, env_id)
         num_actions = int(train_set.num_actions)
         if "encoder" in reference:
             check_encoder_fits(enc_spec, frame_shape, context)
@@ -275,8 +286,9 @@ class Trainer:
 
         # --- run directory
         info = self._run_info(world, init_run, context, horizon, latent_dim, use_cache)
+        info["data"]["env_id"] = env_id
         if main:
-            run.create(info, config_text, resume=resume)
+            run.create(info, config_text, resume=resume, restart=restart)
         self.run = run
 
         # --- data order: the same per-epoch permutation on every restart
@@ -349,6 +361,8 @@ class Trainer:
             if hasattr(self.loss, "load_state_dict") and "loss" in resumed_extra:
                 self.loss.load_state_dict(resumed_extra["loss"])
             set_rng_state(resumed_extra["rng"])
+            if main:  # lines logged after the checkpoint belong to work that is redone now
+                run.drop_metrics_after(global_step)
 
         # --- epoch loop
         stop_epoch = (
@@ -411,11 +425,19 @@ class Trainer:
                     )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                grad_norm = (
-                    torch.nn.utils.clip_grad_norm_(params, self.optim.grad_clip)
-                    if self.optim.grad_clip
-                    else None
-                )
+                if self.optim.grad_clip:
+                    grad_norm = torch.nn.utils.clip_grad_norm_(params, self.optim.grad_clip)
+                else:
+                    grad_norm = torch.nn.utils.get_total_norm(
+                        [p.grad for p in params if p.grad is not None]
+                    )
+                if not torch.isfinite(grad_norm):  # before the update: weights stay finite
+                    raise NonFiniteLossError(
+                        f"gradient norm is {grad_norm.item()} at epoch {epoch + 1}, step "
+                        f"{global_step + 1} (workflow {self.workflow!r}); stopping before the "
+                        f"update. The last good checkpoint is {run.last}. Lower OptimConfig.lr "
+                        "or check the loss and the data."
+                    )
                 optimizer.step()
                 for target, source in self.ema.items():
                     self.targets[target].update(world[source], global_step)
@@ -532,6 +554,24 @@ class Trainer:
         if is_best:
             save_checkpoint(run.best, modules, extra)
 
+    def _check_resumed(self, path: Path, resumed: Mapping[str, nn.Module]) -> None:
+        """The checkpoint being resumed must hold the roles and models the config names."""
+        missing = [role for role in self.roles() if role not in resumed]
+        if missing:
+            raise ValueError(
+                f"--resume: {path} holds roles {', '.join(sorted(resumed))} but the config "
+                f"needs {', '.join(missing)} too; resume with the run's own config.gin or start "
+                "a new --run-dir"
+            )
+        for role, name in self.modules.items():
+            saved = wm_models.module_spec(resumed[role])["name"]
+            if saved != name:
+                raise ValueError(
+                    f"--resume: Trainer.modules[{role!r}] is {name!r} but {path} holds a "
+                    f"{ROLE_KINDS[role]} {saved!r}; resume with the run's own config.gin or "
+                    "start a new --run-dir"
+                )
+
     def _frozen(self, epoch: int) -> set[str]:
         return self.freeze.frozen(epoch) | set(self.ema)
 
@@ -572,6 +612,24 @@ class Trainer:
             val_fraction=self.data.val_fraction,
             split_seed=self.data.split_seed,
             in_memory=self.data.in_memory,
+        )
+
+    def _no_windows(self, dataset: Any, context: int, horizon: int) -> str:
+        """Why a store gives no training windows: empty, or every episode shorter than one."""
+        try:
+            lengths = [int(x) for x in dataset.reader.episodes[dataset.episode_ids]["length"]]
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+            lengths = []
+        found = (
+            f"its train split has {len(lengths)} episodes, the longest with "
+            f"{max(lengths) + 1} frames"
+            if lengths
+            else "its train split has no episodes"
+        )
+        return (
+            f"DataConfig.paths {', '.join(self.data.path_list())}: no training window of "
+            f"{context + horizon} frames (DataConfig.context={context} + horizon={horizon}); "
+            f"{found}. Collect longer or more episodes, or lower DataConfig.context"
         )
 
     def _rank_batch_size(self) -> int:
@@ -676,6 +734,20 @@ def check_encoder_fits(spec: Mapping[str, Any], frame_shape: tuple[int, ...], co
     if "context" in spec and int(spec["context"]) != context:
         raise ValueError(
             f"loaded encoder expects context={spec['context']} but DataConfig.context={context}"
+        )
+
+
+def check_same_game(source_run: Path, env_id: str | None) -> None:
+    """Modules loaded from a run trained on one game must not be trained on another's data."""
+    try:
+        source = json.loads((Path(source_run) / "run.json").read_text())
+    except (OSError, ValueError):
+        return  # a bare checkpoint file, or a run from before env_id was recorded
+    trained_on = (source.get("data") or {}).get("env_id")
+    if trained_on and env_id and trained_on != env_id:
+        raise ValueError(
+            f"Trainer.init_from {source_run} was trained on {trained_on} but DataConfig.paths "
+            f"holds {env_id}; point DataConfig.paths at a {trained_on} store"
         )
 
 

@@ -1,0 +1,218 @@
+"""Headline table: values copied from the probe tables, baselines beside them, n/a when absent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wm_eval.headline import build_headline
+from wm_eval.report import Report, Table
+
+RUNS = {
+    "jepa": {"workflow": "jepa", "derived": []},
+    "encoder_decoder": {"workflow": "encoder_decoder", "derived": []},
+}
+GAP = "MSE gap (predicted − true next)"
+
+
+def _table(name: str, columns: dict[str, bool], rows: dict[str, dict[str, float | None]]) -> Table:
+    t = Table(name, name.title(), "synthetic")
+    for col, baseline in columns.items():
+        t.add_column(col, baseline=baseline)
+    for row, vals in rows.items():
+        t.ensure_row(row)
+        for col, v in vals.items():
+            t.set(row, col, v)
+    return t
+
+
+def _tables() -> list[Table]:
+    """What the probes produce for a JEPA without a decoder and an encoder-decoder."""
+    enc_cols = {"jepa": False, "encoder_decoder": False, "random-init conv": True}
+    jd = "jepa/dyn [trained on predicted]"
+    jt = "jepa/rew [trained on true]"
+    ed = "encoder_decoder/rew [trained on true]"
+    reward_cols = {"constant (train mean)": True}
+    for stem in (jd, jt, ed):
+        reward_cols |= {f"{stem}: true next": False, f"{stem}: predicted next": False}
+        reward_cols[f"{stem}: copy-latent"] = True
+    return [
+        _table(
+            "reconstruction",
+            {"jepa": False, "encoder_decoder": False, "copy-last-frame": True},
+            {"L1": {"jepa": None, "encoder_decoder": 0.04, "copy-last-frame": 0.02}},
+        ),
+        _table(
+            "rollout",
+            {
+                "jepa": False,
+                "jepa · copy-latent": True,
+                "encoder_decoder": False,
+                "encoder_decoder · copy-latent": True,
+            },
+            {
+                "k=1": {
+                    "jepa": 0.2,
+                    "jepa · copy-latent": 0.25,
+                    "encoder_decoder": 80.0,
+                    "encoder_decoder · copy-latent": 0.15,
+                },
+                "k=2": {"jepa": 20.0},
+            },
+        ),
+        _table(
+            "rollout_pixels",
+            {"jepa": False, "encoder_decoder": False, "copy-last-frame": True},
+            {
+                "k=1": {"encoder_decoder": 0.01, "copy-last-frame": 0.005},
+                "k=3": {"encoder_decoder": 0.03, "copy-last-frame": 0.02},
+            },
+        ),
+        _table(
+            "reward",
+            reward_cols,
+            {
+                "MSE": {
+                    "constant (train mean)": 9.0,
+                    f"{jd}: true next": 8.0,
+                    f"{jd}: predicted next": 7.0,
+                    f"{jt}: true next": 5.0,
+                    f"{jt}: predicted next": 6.0,
+                    f"{jt}: copy-latent": 6.5,
+                    f"{ed}: true next": 4.0,
+                    f"{ed}: predicted next": 40.0,
+                    f"{ed}: copy-latent": 4.5,
+                },
+                GAP: {f"{jd}: predicted next": -1.0, f"{jt}: predicted next": 1.0},
+            },
+        ),
+        _table(
+            "state",
+            {**enc_cols, "constant (train mean / majority)": True},
+            {
+                "score (R²)": {"jepa": 0.5, "encoder_decoder": 0.2, "random-init conv": 0.3},
+                "player_x (R²)": {"jepa": 0.1, "encoder_decoder": None, "random-init conv": 0.1},
+                "lives (accuracy)": {"jepa": 0.9, "encoder_decoder": 0.9},
+            },
+        ),
+        _table(
+            "collapse",
+            enc_cols,
+            {"effective rank / D": {"jepa": 0.6, "encoder_decoder": 0.06, "random-init conv": 0.7}},
+        ),
+        _table(
+            "representation",
+            enc_cols,
+            {
+                "trustworthiness vs pixels (k=5)": {"jepa": 0.1},
+                "trustworthiness vs RAM state (k=5)": {
+                    "jepa": 0.67,
+                    "encoder_decoder": 0.63,
+                    "random-init conv": 0.66,
+                },
+            },
+        ),
+    ]
+
+
+def _rows(report: Report) -> dict:
+    return build_headline(report).to_dict()["rows"]
+
+
+def test_values_and_baselines_are_copied_from_the_tables():
+    rows = _rows(Report(runs=RUNS, tables=_tables()))
+    l1 = rows["next_frame_l1"]
+    assert l1["values"] == {"jepa": None, "encoder_decoder": 0.04}
+    assert l1["baseline"] == {"name": "copy-last-frame", "values": {"copy-last-frame": 0.02}}
+    assert l1["better"] == "lower"
+    assert l1["best"] == []  # only one run has a decoder
+    lat = rows["latent_1step_error"]
+    assert lat["values"] == {"jepa": 0.2, "encoder_decoder": 80.0}
+    assert lat["baseline"]["values"] == {
+        "jepa · copy-latent": 0.25,
+        "encoder_decoder · copy-latent": 0.15,
+    }
+    assert lat["best"] == ["jepa"]
+    px = rows["decoded_rollout_mse"]
+    assert px["metric"].endswith("k=3") and px["source"]["row"] == "k=3"
+    assert px["values"] == {"jepa": None, "encoder_decoder": 0.03}
+    state = rows["state_probe_r2"]
+    assert "2 continuous" in state["metric"] and state["better"] == "higher"
+    assert state["values"]["jepa"] == pytest.approx(0.3)
+    assert state["values"]["encoder_decoder"] == pytest.approx(0.2)  # missing row skipped
+    assert state["baseline"]["values"] == {"random-init conv": pytest.approx(0.2)}
+    assert rows["effective_rank_frac"]["values"] == {"jepa": 0.6, "encoder_decoder": 0.06}
+    assert rows["effective_rank_frac"]["baseline"]["values"] == {"random-init conv": 0.7}
+    trust = rows["trustworthiness_ram"]
+    assert trust["metric"] == "trustworthiness vs RAM state (k=5)"
+    assert trust["values"] == {"jepa": 0.67, "encoder_decoder": 0.63}
+
+
+def test_reward_rows_prefer_the_head_trained_on_true_next_latents():
+    rows = _rows(Report(runs=RUNS, tables=_tables()))
+    true, pred, gap = (
+        rows[k] for k in ("reward_mse_true_next", "reward_mse_predicted_next", "reward_mse_gap")
+    )
+    assert true["values"] == {"jepa": 5.0, "encoder_decoder": 4.0}
+    assert pred["values"] == {"jepa": 6.0, "encoder_decoder": 40.0}
+    assert true["source"]["columns"]["jepa"] == "jepa/rew [trained on true]: true next"
+    assert true["baseline"]["values"] == {"constant (train mean)": 9.0}
+    assert gap["values"] == {"jepa": 1.0, "encoder_decoder": None}
+    # baseline gap: feeding the current latent instead of the true next one
+    assert gap["baseline"]["values"] == {
+        "jepa/rew [trained on true]: copy-latent": pytest.approx(1.5),
+        "encoder_decoder/rew [trained on true]: copy-latent": pytest.approx(0.5),
+    }
+    assert pred["best"] == ["jepa"] and true["best"] == ["encoder_decoder"]
+
+
+def test_markdown_has_runs_side_by_side_and_baseline_column():
+    md = build_headline(Report(runs=RUNS, tables=_tables())).to_markdown()
+    lines = md.splitlines()
+    assert "| metric | better | jepa | encoder_decoder | baseline | baseline is |" in lines
+    assert (
+        "| next-frame reconstruction L1 (decoder) | lower | n/a | 0.04 | 0.02 | copy-last-frame |"
+        in lines
+    )
+    assert any(
+        line.startswith(
+            "| 1-step latent prediction error / latent variance | lower "
+            "| **0.2** | 80 | 0.25 / 0.15 |"
+        )
+        for line in lines
+    )
+
+
+def test_missing_probes_and_components_give_na_without_crashing():
+    only = [t for t in _tables() if t.name == "collapse"]
+    runs = {**RUNS, "crashed": {"workflow": "jepa", "derived": []}}
+    headline = build_headline(Report(runs=runs, tables=only))
+    rows = headline.to_dict()["rows"]
+    assert len(rows) == 9
+    for key, row in rows.items():
+        assert set(row["values"]) == {"jepa", "encoder_decoder", "crashed"}
+        assert row["values"]["crashed"] is None
+        if key != "effective_rank_frac":
+            assert all(v is None for v in row["values"].values()), key
+            assert row["baseline"]["values"] == {}
+    md = headline.to_markdown()
+    assert "| reward MSE, true next latent | lower | n/a | n/a | n/a | n/a |" in md
+    assert build_headline(Report(runs={}, tables=[])).to_markdown().count("\n") > 5
+
+
+def test_report_puts_headline_first(tmp_path):
+    rep = Report(runs=RUNS, tables=_tables(), notes=["a note"])
+    rep.headline = build_headline(rep)
+    md_path, js_path = rep.write(tmp_path)
+    md = md_path.read_text()
+    sections = [line for line in md.splitlines() if line.startswith("## ")]
+    assert sections[:3] == [
+        "## Runs",
+        "## Headline: which world model is better",
+        "## Reconstruction",
+    ]
+    data = json.loads(js_path.read_text())
+    assert list(data)[:2] == ["runs", "headline"]
+    assert data["headline"]["columns"] == ["jepa", "encoder_decoder"]
+    assert data["headline"]["rows"]["next_frame_l1"]["values"]["jepa"] is None
