@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 
 import pytest
 import torch
@@ -16,6 +17,7 @@ from wm_train import LOSSES, DataConfig, OptimConfig, World, register_loss
 from wm_train.diagnostics import CollapseMonitor, effective_rank, latent_stats
 from wm_train.losses import JepaLoss, ReconstructionLoss, RewardLoss, variance_covariance
 from wm_train.registry import UnknownNameError
+from wm_train.run_dir import write_atomic
 
 
 class FlatEncoder(nn.Module):
@@ -153,3 +155,16 @@ def test_lr_factor_stays_in_range_and_decays_after_warmup(total, warmup, floor) 
     after = factors[warmup:]
     assert all(floor - 1e-9 <= f <= 1.0 + 1e-9 for f in after)
     assert all(a >= b - 1e-12 for a, b in itertools.pairwise(after))
+
+
+def test_write_atomic_replaces_whole_files_with_the_usual_permissions(tmp_path) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        target = tmp_path / "run" / "run.json"
+        write_atomic(target, "first")
+        write_atomic(target, "second")
+    finally:
+        os.umask(old_umask)
+    assert target.read_text() == "second"
+    assert target.stat().st_mode & 0o777 == 0o644  # readable by the team, like any new file
+    assert [p.name for p in target.parent.iterdir()] == ["run.json"]  # no temporary left
