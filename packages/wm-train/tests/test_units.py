@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from wm_train import LOSSES, DataConfig, OptimConfig, World, register_loss
-from wm_train.diagnostics import CollapseMonitor, effective_rank, latent_stats
+from wm_train.diagnostics import CollapseMonitor, batch_std, effective_rank, latent_stats
 from wm_train.losses import JepaLoss, ReconstructionLoss, RewardLoss, variance_covariance
 from wm_train.registry import UnknownNameError
 from wm_train.run_dir import write_atomic
@@ -168,3 +168,10 @@ def test_write_atomic_replaces_whole_files_with_the_usual_permissions(tmp_path) 
     assert target.read_text() == "second"
     assert target.stat().st_mode & 0o777 == 0o644  # readable by the team, like any new file
     assert [p.name for p in target.parent.iterdir()] == ["run.json"]  # no temporary left
+
+
+def test_collapse_stats_of_a_one_sample_batch_are_finite() -> None:
+    stats = latent_stats(torch.randn(1, 8))  # the last batch of an epoch can hold one sample
+    assert all(torch.isfinite(v) for v in stats.values())
+    z = torch.randn(6, 4)
+    torch.testing.assert_close(batch_std(z), z.std(0))

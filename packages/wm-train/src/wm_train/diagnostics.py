@@ -16,10 +16,16 @@ def effective_rank(z: torch.Tensor) -> torch.Tensor:
     return entropy.exp()
 
 
+def batch_std(z: torch.Tensor) -> torch.Tensor:
+    """Per-dimension std over the batch; 0 (not NaN) for the one-sample last batch of an epoch."""
+    z = z.detach().float()
+    return z.std(0, correction=1 if z.shape[0] > 1 else 0)
+
+
 def latent_stats(z: torch.Tensor) -> dict[str, torch.Tensor]:
     """Scalars that reveal a collapsing encoder: all dims constant, or a few dims carrying all."""
     z = z.detach().float()
-    std = z.std(0)
+    std = batch_std(z)
     return {
         "collapse/std_mean": std.mean(),
         "collapse/std_min": std.min(),

@@ -17,7 +17,7 @@ import gin
 import torch
 import torch.nn.functional as F
 
-from wm_train.diagnostics import latent_stats
+from wm_train.diagnostics import batch_std, latent_stats
 from wm_train.registry import Registry
 from wm_train.world import World
 
@@ -142,7 +142,7 @@ class JepaLoss:
             metrics.update({"reg/variance": var.detach(), "reg/covariance": cov.detach()})
         metrics["loss"] = loss.detach()
         if world.training:
-            metrics["collapse/std_mean"] = z.detach().float().std(0).mean()
+            metrics["collapse/std_mean"] = batch_std(z).mean()
         else:
             metrics.update(latent_stats(z))
         return loss, metrics
