@@ -175,3 +175,18 @@ def test_collapse_stats_of_a_one_sample_batch_are_finite() -> None:
     assert all(torch.isfinite(v) for v in stats.values())
     z = torch.randn(6, 4)
     torch.testing.assert_close(batch_std(z), z.std(0))
+
+
+def test_jepa_baseline_copies_the_latent_in_the_target_space() -> None:
+    """An online/target offset must not inflate the do-nothing baseline."""
+    torch.manual_seed(0)
+    enc, target = FlatEncoder(), FlatEncoder()
+    world = World({"encoder": enc, "target_encoder": target, "predictor": AddAction()}).eval()
+    data = batch(t=2, k=1)
+    x = data["frames"].float() / 255
+    enc(x[:, :2]), target(x[:, :2])  # materialise the lazy layers
+    with torch.no_grad():
+        target.fc.bias.add_(5.0)  # a constant offset between the two encoders
+    base = JepaLoss().baseline(world, data)
+    torch.testing.assert_close(base, F.l1_loss(target(x[:, :2]), target(x[:, 1:3])))
+    assert base < 1.0  # the offset of 5 would dominate a baseline taken from the online encoder

@@ -148,9 +148,14 @@ class JepaLoss:
         return loss, metrics
 
     def baseline(self, world: World, batch: Batch) -> torch.Tensor:
-        """Predict that nothing changes: next latent = current latent."""
+        """Predict that nothing changes, in the target's own space: target(s') = target(s).
+
+        Comparing the online latent with the target's would add the online/target offset and
+        make the baseline look worse than doing nothing really is.
+        """
         t = context_length(batch)
-        z = world.encoder(unit(batch["frames"][:, :t])).float()
+        with torch.no_grad():
+            z = world[self.target](unit(batch["frames"][:, :t])).float()
         targets = self._targets(world, batch, t)
         return torch.stack([F.l1_loss(z, targets[i]) for i in range(self.rollout_steps)]).mean()
 
