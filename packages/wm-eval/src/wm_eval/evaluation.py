@@ -33,19 +33,29 @@ def _labels(runs: Sequence[RunInfo]) -> list[str]:
     return out
 
 
+def _shown(path: Path | None) -> str | None:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    if path is None:
+        return None
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _describe(run: RunInfo) -> dict:
     return {
-        "path": str(run.path),
+        "path": _shown(run.path),
         "workflow": run.workflow,
-        "checkpoint": str(run.checkpoint) if run.checkpoint else None,
+        "checkpoint": _shown(run.checkpoint),
         "status": run.meta.get("status"),
         "epochs_done": run.meta.get("epochs_done"),
         "derived": [
             {
                 "name": d.name,
-                "path": str(d.path),
+                "path": _shown(d.path),
                 "workflow": d.workflow,
-                "checkpoint": str(d.checkpoint) if d.checkpoint else None,
+                "checkpoint": _shown(d.checkpoint),
                 "reward_source": d.meta.get("reward_source"),
             }
             for d in run.all_derived()
