@@ -23,26 +23,19 @@ import numpy as np
 
 from wm_data.envs import DEFAULT_ENV_ID, EnvSpec, action_meanings, ale_of, make_env_from_spec
 from wm_data.policies import POLICIES, Policy, make_policy
-from wm_data.store import DEFAULT_CHUNK_FRAMES, ReplayReader, ReplayWriter, StoreError
+from wm_data.store import (
+    DEFAULT_CHUNK_FRAMES,
+    IDENTITY_FIELDS,
+    ReplayReader,
+    ReplayWriter,
+    StoreError,
+)
 from wm_data.vector import BACKEND_NAMES, make_native_vec_env, native_supported
 
 AGENT_NAME = "ppo_agent.zip"
-# Metadata a shard must share with the requested collection before episodes are appended.
-CHECK_FIELDS = (
-    "env_id",
-    "frameskip",
-    "size",
-    "obs_shape",
-    "grayscale",
-    "sticky",
-    "full_action_space",
-    "max_episode_steps",
-    "noop_max",
-    "num_actions",
-    "has_ram",
-    "policy",
-    "epsilon",
-)
+# Metadata a shard must share with the requested collection before episodes are appended:
+# what the data means, plus how it was gathered (a store mixes one policy only).
+CHECK_FIELDS = (*IDENTITY_FIELDS, "policy", "epsilon")
 
 
 def shard_path(out: Path, shard: int) -> Path:
