@@ -214,3 +214,19 @@ def test_modules_from_build_keep_their_spec_after_loading(tmp_path) -> None:
     second = save_checkpoint(tmp_path / "h2.pt", {"reward_head": again})
     a, b = _payload(path)["modules"], _payload(second)["modules"]
     assert a["reward_head"]["kwargs"] == b["reward_head"]["kwargs"]
+
+
+def test_checkpoint_recorded_before_an_argument_existed_rebuilds_the_old_model(tmp_path) -> None:
+    """A default may change; a checkpoint lacking the argument keeps the model it trained."""
+    plain = build("encoder", "conv", frame_shape=(1, 16, 16), context=2, norm="none")
+    path = save_checkpoint(tmp_path / "old.pt", {"encoder": plain})
+    payload = _payload(path)
+    del payload["modules"]["encoder"]["kwargs"]["norm"]
+    torch.save(payload, path)
+
+    again = load_module(path, "encoder")
+    assert module_spec(again)["kwargs"]["norm"] == "none"
+    frames = torch.rand(2, 2, 1, 16, 16)
+    assert torch.equal(again(frames), plain(frames))
+    default = build("encoder", "conv", frame_shape=(1, 16, 16), context=2)
+    assert module_spec(default)["kwargs"]["norm"] == "group"

@@ -114,6 +114,7 @@ def test_spec_is_complete_plain_and_rebuilds() -> None:
             "latent_dim": 64,
             "channels": [4, 8],
             "act": "silu",
+            "norm": "group",
         },
     }
     json.dumps(spec)  # plain python all the way down

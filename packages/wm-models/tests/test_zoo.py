@@ -161,6 +161,7 @@ def test_predictors_use_the_action() -> None:
         ({"frame_shape": (1, 16, 16), "context": 2, "latent_dim": -1}, "latent_dim"),
         ({"frame_shape": (1, 16, 16), "context": 2, "channels": ()}, "channels"),
         ({"frame_shape": (1, 16, 16), "context": 2, "act": "swish9"}, "activation"),
+        ({"frame_shape": (1, 16, 16), "context": 2, "norm": "batch9"}, "norm"),
     ],
 )
 def test_bad_constructor_arguments_are_named(kwargs, field) -> None:
@@ -236,3 +237,31 @@ def test_default_decoder_keeps_learning_on_dark_frames() -> None:
         losses.append(loss.item())
     blank = target.abs().mean().item()  # the loss of predicting an all-black frame
     assert losses[-1] < 0.5 * blank, (losses[0], losses[-1], blank)
+
+
+def sprite_frames(n: int, size: int = 32, context: int = 2) -> torch.Tensor:
+    """Atari-like states: black frames with one small bright sprite at a random place."""
+    gen = torch.Generator().manual_seed(0)
+    frames = torch.zeros(n, context, 1, size, size)
+    for i, (y, x) in enumerate(torch.randint(0, size - 3, (n, 2), generator=gen).tolist()):
+        frames[i, :, :, y : y + 3, x : x + 3] = 1.0
+    return frames
+
+
+def relative_spread(encoder: torch.nn.Module, frames: torch.Tensor) -> float:
+    """Per-dim std of the latent across states over its mean magnitude."""
+    with torch.no_grad():
+        z = encoder(frames)
+    return float(z.std(0).mean() / z.abs().mean())
+
+
+def test_conv_group_norm_keeps_sparse_states_apart_at_init() -> None:
+    """Mostly-black frames must not map to one bias-dominated vector (the JEPA target)."""
+    frames = sprite_frames(256)
+    spreads = {}
+    for norm in ("group", "none"):
+        torch.manual_seed(0)
+        encoder = build("encoder", "conv", frame_shape=(1, 32, 32), context=2, norm=norm)
+        spreads[norm] = relative_spread(encoder, frames)
+    assert spreads["group"] > 0.2, spreads
+    assert spreads["group"] > 5 * spreads["none"], spreads

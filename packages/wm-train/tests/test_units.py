@@ -78,6 +78,14 @@ def test_variance_covariance_term_is_off_by_default_and_penalises_collapse() -> 
     assert var_collapsed > 0.9 and var_spread == pytest.approx(0.0)
 
 
+def test_variance_covariance_is_finite_for_a_one_sample_batch() -> None:
+    z = torch.randn(1, 4, requires_grad=True)
+    var, cov = variance_covariance(z)
+    (var + cov).backward()
+    assert var.item() == 0.0 and cov.item() == 0.0
+    assert torch.isfinite(z.grad).all()
+
+
 def test_reward_loss_next_latent_sources_and_mean_baseline() -> None:
     with pytest.raises(ValueError, match=r"losses\.reward\.next_latent"):
         RewardLoss(next_latent="future")

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import difflib
-import inspect
 import json
-import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +11,7 @@ from typing import Any
 
 import gin
 
+from wm_data.cli_errors import debug_enabled, explain_gin_error, one_line
 from wm_data.store import ReplayReader, StoreError
 
 
@@ -45,19 +42,6 @@ def format_info(reader: ReplayReader) -> str:
     return "\n".join(lines)
 
 
-def _debug() -> bool:
-    """``WM_DEBUG=1`` shows full tracebacks instead of one-line errors."""
-    return os.environ.get("WM_DEBUG", "") not in ("", "0")
-
-
-def one_line(exc: BaseException) -> str:
-    """An error message on one line, without the call context gin appends to it."""
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    lines = [ln for ln in lines if not ln.startswith("In call to configurable")]
-    return " ".join(lines) or type(exc).__name__
-
-
 def print_info(path: str | Sequence[str], as_json: bool = False) -> int:
     try:
         with ReplayReader(path) as reader:
@@ -66,34 +50,11 @@ def print_info(path: str | Sequence[str], as_json: bool = False) -> int:
             else:
                 print(format_info(reader))
     except (StoreError, OSError) as exc:
-        if _debug():
+        if debug_enabled():
             raise
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1
     return 0
-
-
-def _explain_gin(exc: Exception) -> str:
-    """gin's first line, plus a did-you-mean for the configurable or parameter it cannot find."""
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    first = text.splitlines()[0] if text else type(exc).__name__
-    name, choices = "", []
-    match = re.search(r"No configurable matching '([^']+)'", first)
-    if match:
-        name = match.group(1)
-        for selector, _ in gin.config._REGISTRY.items():
-            parts = selector.split(".")
-            choices += [".".join(parts[i:]) for i in range(len(parts))]
-    match2 = re.search(r"Configurable '([^']+)' doesn't have a parameter named '([^']+)'", first)
-    if match2:
-        name = match2.group(2)
-        try:
-            fn = gin.config._REGISTRY.get_match(match2.group(1)).wrapped
-            choices = list(inspect.signature(fn).parameters)
-        except Exception:
-            choices = []
-    close = difflib.get_close_matches(name, sorted(set(choices)), n=1) if choices else []
-    return first + (f" Did you mean {close[0]!r}?" if close else "")
 
 
 def parse_gin(files: Sequence[str], bindings: Sequence[str]) -> None:
@@ -104,9 +65,9 @@ def parse_gin(files: Sequence[str], bindings: Sequence[str]) -> None:
     try:
         gin.parse_config_files_and_bindings(list(files), list(bindings), skip_unknown=False)
     except (ValueError, KeyError, SyntaxError, ImportError) as exc:
-        if _debug():
+        if debug_enabled():
             raise
-        raise SystemExit(f"error: bad gin configuration: {_explain_gin(exc)}") from None
+        raise SystemExit(f"error: bad gin configuration: {explain_gin_error(exc)}") from None
 
 
 def collect_main(argv: Sequence[str] | None = None) -> int:
@@ -133,7 +94,7 @@ def collect_main(argv: Sequence[str] | None = None) -> int:
     try:
         result = collect(**kwargs)
     except (StoreError, ValueError, OSError) as exc:
-        if _debug():
+        if debug_enabled():
             raise
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1

@@ -7,18 +7,15 @@ wm-eval --gin configs/eval.gin --run runs/jepa --run runs/encoder_decoder [--out
 from __future__ import annotations
 
 import argparse
-import difflib
-import inspect
 import logging
-import os
-import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import gin
 
 from wm_data import StoreError
+from wm_data.cli_errors import debug_enabled, explain_gin_error, one_line
 from wm_eval.config import EvalConfig
 from wm_eval.evaluation import evaluate
 from wm_eval.runs import RunError
@@ -51,47 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    lines = [ln for ln in text.splitlines() if not ln.strip().startswith("In call to configurable")]
-    return " ".join(" ".join(lines).split()) or type(exc).__name__
-
-
-def _explain_gin(exc: Exception) -> str:
-    """gin's first line plus a did-you-mean for the configurable or parameter it cannot find."""
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    first = text.splitlines()[0] if text else type(exc).__name__
-    match = re.search(r"No configurable matching '([^']+)'", first)
-    if match:
-        names = {
-            part for selector, _ in gin.config._REGISTRY.items() for part in _suffixes(selector)
-        }
-        return first + _did_you_mean(match.group(1), names)
-    match = re.search(r"Configurable '([^']+)' doesn't have a parameter named '([^']+)'", first)
-    if match:
-        try:
-            fn = gin.config._REGISTRY.get_match(match.group(1)).wrapped
-            params = list(inspect.signature(fn).parameters)
-        except Exception:
-            params = []
-        return first + _did_you_mean(match.group(2), params)
-    return _one_line(exc)
-
-
-def _suffixes(selector: str) -> list[str]:
-    parts = selector.split(".")
-    return [".".join(parts[i:]) for i in range(len(parts))]
-
-
-def _did_you_mean(name: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.5)
-    return f" Did you mean {close[0]!r}?" if close else ""
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``wm-eval``; user errors print one line and return a non-zero code."""
     args = build_parser().parse_args(argv)
-    debug = args.debug or os.environ.get("WM_DEBUG", "") not in ("", "0")
+    debug = debug_enabled(args.debug)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
     )
@@ -111,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, KeyError, TypeError, ImportError, SyntaxError) as exc:
         if debug:
             raise
-        print(f"wm-eval: {_explain_gin(exc)}", file=sys.stderr)
+        print(f"wm-eval: {explain_gin_error(exc)}", file=sys.stderr)
         return 2
     out = Path(args.out or eval_output())
     try:
@@ -119,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RunError, ValueError, KeyError, CheckpointError, StoreError, OSError) as exc:
         if debug:
             raise
-        print(f"wm-eval: {_one_line(exc)}", file=sys.stderr)
+        print(f"wm-eval: {one_line(exc)}", file=sys.stderr)
         return 2
     print(f"wrote {out / 'report.md'} and {out / 'report.json'} ({len(report.tables)} tables)")
     if report.headline is not None:

@@ -218,10 +218,22 @@ def load_checkpoint(
     return payload
 
 
+def recorded_defaults(target: Any) -> dict[str, Any]:
+    """Values for arguments a model gained after some checkpoints were written.
+
+    A model class may set ``legacy_defaults = {"arg": value}``: a checkpoint whose recorded
+    kwargs lack ``arg`` was built before the argument existed, so it rebuilds with ``value``
+    (the old behaviour) rather than with today's default.
+    """
+    return dict(getattr(target, "legacy_defaults", {}))
+
+
 def _rebuild(path: Path, role: str, entry: Mapping[str, Any]) -> nn.Module:
     kind, name = entry["kind"], entry["name"]
     try:
-        module = get_registry(kind).build(name, use_gin=False, **entry["kwargs"])
+        registry = get_registry(kind)
+        kwargs = {**recorded_defaults(registry.get(name)), **entry["kwargs"]}
+        module = registry.build(name, use_gin=False, **kwargs)
     except UnknownModelError as exc:
         raise CheckpointError(
             f"{path}: role {role!r} needs {kind} {name!r}, which is not registered. {exc}"

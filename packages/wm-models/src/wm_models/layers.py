@@ -20,6 +20,7 @@ __all__ = [
     "check_frame_shape",
     "check_positive",
     "check_shape",
+    "conv_norm",
     "conv_out_size",
 ]
 
@@ -34,6 +35,20 @@ def activation(name: str) -> nn.Module:
         raise ValueError(
             f"activation {name!r} is unknown; choose one of {', '.join(_ACTIVATIONS)}"
         ) from None
+
+
+CONV_NORMS = ("group", "none")
+
+
+def conv_norm(name: str, channels: int) -> list[nn.Module]:
+    """The normalisation layer after a convolution, as a list to splice into a stack.
+
+    ``group`` is GroupNorm with one group: a per-sample LayerNorm over channels and positions,
+    independent of the batch, so train and eval behave alike and EMA copies need no statistics.
+    """
+    if name not in CONV_NORMS:
+        raise ValueError(f"norm {name!r} is unknown; choose one of {', '.join(CONV_NORMS)}")
+    return [nn.GroupNorm(1, channels)] if name == "group" else []
 
 
 PIXEL_OUTPUTS = ("linear", "sigmoid")

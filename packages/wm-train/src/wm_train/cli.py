@@ -7,8 +7,6 @@ wm-train --gin configs/jepa.gin [--gin configs/scale/tiny.gin] [--bind "ENCODER=
 from __future__ import annotations
 
 import argparse
-import inspect
-import os
 import re
 import shlex
 import sys
@@ -18,6 +16,7 @@ from pathlib import Path
 import gin
 
 import wm_models
+from wm_data.cli_errors import debug_enabled, explain_gin_error, one_line
 from wm_train.freeze import FREEZE_POLICIES
 from wm_train.losses import LOSSES
 from wm_train.registry import UnknownNameError, did_you_mean
@@ -61,31 +60,6 @@ def list_names(what: str) -> list[str]:
     return wm_models.list_models(LISTABLE[key])
 
 
-def _configurable_names() -> list[str]:
-    names: set[str] = set()
-    for selector, _ in gin.config._REGISTRY.items():
-        parts = selector.split(".")
-        names.update(".".join(parts[i:]) for i in range(len(parts)))
-    return sorted(names)
-
-
-def _explain(exc: Exception) -> str:
-    """gin's message plus a did-you-mean for the configurable or parameter it could not find."""
-    text = str(exc).splitlines()[0]
-    match = re.search(r"No configurable matching '([^']+)'", text)
-    if match:
-        return text + did_you_mean(match.group(1), _configurable_names())
-    match = re.search(r"Configurable '([^']+)' doesn't have a parameter named '([^']+)'", text)
-    if match:
-        try:
-            fn = gin.config._REGISTRY.get_match(match.group(1)).wrapped
-            params = list(inspect.signature(fn).parameters)
-        except Exception:
-            params = []
-        return text + did_you_mean(match.group(2), params)
-    return str(exc)
-
-
 def check_macros(texts: Sequence[str], bindings: Sequence[str]) -> None:
     """A ``--bind NAME=...`` macro that no config uses is a typo, not a silent no-op."""
     used = {m.split(".")[0] for t in [*texts, *bindings] for m in _MACRO_USE.findall(t)}
@@ -115,7 +89,7 @@ def parse_config(
     try:
         gin.parse_config_files_and_bindings(list(files), list(bindings), skip_unknown=False)
     except (ValueError, KeyError, ImportError, SyntaxError) as exc:
-        raise ConfigError(_explain(exc)) from exc
+        raise ConfigError(explain_gin_error(exc)) from exc
     args = sys.argv[1:] if command is None else command
     parts = [f"# wm-train {shlex.join(args)}".rstrip()]
     for f, text in zip(files, texts, strict=True):
@@ -161,13 +135,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def one_line(exc: BaseException) -> str:
-    """An error message on one line, as a CLI prints it."""
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    lines = [ln for ln in text.splitlines() if not ln.strip().startswith("In call to configurable")]
-    return " ".join(" ".join(lines).split()) or type(exc).__name__
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``wm-train``; returns the process exit code."""
     from wm_data import StoreError
@@ -175,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from wm_train.trainer import NonFiniteLossError, Trainer
 
     args = build_parser().parse_args(argv)
-    debug = args.debug or os.environ.get("WM_DEBUG", "") not in ("", "0")
+    debug = debug_enabled(args.debug)
     try:
         if args.list:
             wm_models.load_plugins()

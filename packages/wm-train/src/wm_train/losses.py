@@ -43,7 +43,13 @@ def context_length(batch: Batch) -> int:
 
 
 def variance_covariance(z: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
-    """VICReg terms: hinge on per-dim std below 1, and squared off-diagonal covariance / D."""
+    """VICReg terms: hinge on per-dim std below 1, and squared off-diagonal covariance / D.
+
+    Both are zero for a one-sample batch (an epoch's last, say), where they are undefined.
+    """
+    if z.shape[0] < 2:
+        zero = z.float().sum() * 0.0
+        return zero, zero
     z = z.float() - z.float().mean(0)
     std = torch.sqrt(z.var(0) + eps)
     var = F.relu(1.0 - std).mean()

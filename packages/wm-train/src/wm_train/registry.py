@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from wm_data.cli_errors import did_you_mean
+
+__all__ = ["Registry", "UnknownNameError", "did_you_mean", "unknown"]
 
 
 class UnknownNameError(KeyError):
@@ -12,12 +15,6 @@ class UnknownNameError(KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0]) if self.args else ""
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """' Did you mean 'x'?' for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def unknown(what: str, name: str, choices: Iterable[str]) -> UnknownNameError:
