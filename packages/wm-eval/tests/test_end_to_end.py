@@ -48,7 +48,8 @@ def test_report_files_and_runs(report):
     derived = {d["name"] for d in data["runs"]["jepa"]["derived"]}
     assert derived == {"jepa_decoder", "jepa_dynamics_reward"}
     assert [d["name"] for d in data["runs"]["encoder_decoder"]["derived"]] == ["reward"]
-    for name in ("representation", "collapse", "state", "rollout", "reconstruction", "reward"):
+    tables = ("representation", "collapse", "state", "rollout", "reconstruction", "reward")
+    for name in (*tables, "reward_information"):
         assert name in data["tables"]
         assert data["tables"][name]["baselines"], f"{name} has no baseline column"
         assert f"## {data['tables'][name]['title']}" in md
@@ -82,7 +83,12 @@ def test_headline_copies_the_tables(report):
     assert rows["reward_mse_predicted_next"]["values"]["jepa"] == reward.value(
         "MSE", f"{stem}: predicted next"
     )
-    for key in ("state_probe_r2", "effective_rank_frac", "trustworthiness_ram"):
+    for key in (
+        "state_probe_r2",
+        "effective_rank_frac",
+        "trustworthiness_ram",
+        "reward_information_auroc",
+    ):
         assert all(v is not None for v in rows[key]["values"].values()), key
         assert rows[key]["baseline"]["values"]["random-init conv"] is not None
 
@@ -131,6 +137,19 @@ def test_reconstruction_uses_derived_decoder(report):
     for col in t.columns:
         assert 0 <= t.value("MSE", col) <= 1
         assert t.value("PSNR (dB)", col) > 0
+
+
+def test_reward_information_probe_has_pixel_random_and_chance_baselines(report):
+    rep, _ = report
+    t = _table(rep, "reward_information")
+    auroc, ap = "AUROC of reward>0, linear probe", "average precision of reward>0, linear probe"
+    assert t.baselines == ["random-init conv", "pixels, 16×16 pooled (s, s')", "chance"]
+    assert t.value(auroc, "chance") == 0.5
+    share = t.value(ap, "chance")
+    assert 0 < share < 0.5  # rewards are sparse in the fixture store too
+    for col in ("jepa", "encoder_decoder", "random-init conv", "pixels, 16×16 pooled (s, s')"):
+        assert 0.0 <= t.value(auroc, col) <= 1.0, col
+        assert 0.0 <= t.value(ap, col) <= 1.0, col
 
 
 def test_reward_heads_true_and_predicted_next(report):

@@ -88,6 +88,19 @@ def _tables() -> list[Table]:
             },
         ),
         _table(
+            "reward_information",
+            {**enc_cols, "pixels, 16×16 pooled (s, s')": True, "chance": True},
+            {
+                "AUROC of reward>0, linear probe": {
+                    "jepa": 0.7,
+                    "encoder_decoder": 0.6,
+                    "random-init conv": 0.55,
+                    "pixels, 16×16 pooled (s, s')": 0.9,
+                    "chance": 0.5,
+                }
+            },
+        ),
+        _table(
             "state",
             {**enc_cols, "constant (train mean / majority)": True},
             {
@@ -167,6 +180,16 @@ def test_reward_rows_prefer_the_head_trained_on_true_next_latents():
     assert pred["best"] == ["jepa"] and true["best"] == ["encoder_decoder"]
 
 
+def test_reward_information_row_compares_with_random_init_and_pixels_not_chance():
+    row = _rows(Report(runs=RUNS, tables=_tables()))["reward_information_auroc"]
+    assert row["values"] == {"jepa": 0.7, "encoder_decoder": 0.6}
+    assert row["best"] == ["jepa"] and row["better"] == "higher"
+    assert row["baseline"]["values"] == {
+        "random-init conv": 0.55,
+        "pixels, 16×16 pooled (s, s')": 0.9,
+    }
+
+
 def test_markdown_has_runs_side_by_side_and_baseline_column():
     md = build_headline(Report(runs=RUNS, tables=_tables())).to_markdown()
     lines = md.splitlines()
@@ -189,7 +212,7 @@ def test_missing_probes_and_components_give_na_without_crashing():
     runs = {**RUNS, "crashed": {"workflow": "jepa", "derived": []}}
     headline = build_headline(Report(runs=runs, tables=only))
     rows = headline.to_dict()["rows"]
-    assert len(rows) == 9
+    assert len(rows) == 10
     for key, row in rows.items():
         assert set(row["values"]) == {"jepa", "encoder_decoder", "crashed"}
         assert row["values"]["crashed"] is None

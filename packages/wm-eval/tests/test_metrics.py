@@ -10,6 +10,7 @@ from wm_eval.metrics import (
     collapse_stats,
     continuity,
     effective_rank,
+    event_probe,
     image_errors,
     linear_probe,
     median_pairwise_distance,
@@ -194,6 +195,26 @@ def test_linear_probe_categorical(rng):
 def test_linear_probe_constant_target_is_nan(rng):
     z = rng.normal(size=(50, 3))
     assert np.isnan(linear_probe(z, np.ones(50), z, np.ones(50))["r2"])
+
+
+def test_event_probe_finds_a_rare_planted_event(rng):
+    """3% events decided by one feature: detected; against noise: chance (AUROC ~0.5)."""
+    x = rng.normal(size=(20000, 8))
+    event = x[:, 2] > 1.9  # ~3% of rows
+    res = event_probe(x[:10000], event[:10000], x[10000:], event[10000:])
+    assert 0.01 < res["prevalence"] < 0.06
+    assert res["auroc"] > 0.99 and res["average_precision"] > 0.8
+    noise = rng.normal(size=(20000, 8))  # features that carry nothing about the event
+    noise = event_probe(noise[:10000], event[:10000], noise[10000:], event[10000:])
+    assert abs(noise["auroc"] - 0.5) < 0.1
+    assert noise["average_precision"] < 3 * noise["prevalence"]
+
+
+def test_event_probe_without_both_classes_is_nan(rng):
+    x = rng.normal(size=(50, 3))
+    res = event_probe(x, np.zeros(50), x, np.arange(50) < 5)
+    assert np.isnan(res["auroc"]) and np.isnan(res["average_precision"])
+    assert res["prevalence"] == pytest.approx(0.1)
 
 
 def test_reward_metrics_known_values():

@@ -293,6 +293,17 @@ def build_headline(report: Report) -> Headline:
             baseline=copy_frame,
         ),
         *_reward_rows(tables, runs),
+        _simple_row(
+            tables,
+            runs,
+            key="reward_information_auroc",
+            metric="reward>0 AUROC, linear probe of frozen (z, z')",
+            better=HIGHER,
+            table="reward_information",
+            row=_starts("AUROC of reward>0"),
+            baseline_name="random-init encoder / pooled pixels",
+            baseline=lambda _t, c: c.startswith(("random-init", "pixels")),
+        ),
         _state_r2_row(tables, runs),
         _simple_row(
             tables,

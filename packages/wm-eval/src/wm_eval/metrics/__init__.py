@@ -8,7 +8,7 @@ from wm_eval.metrics.intrinsic_dim import (
     twonn_dimension,
 )
 from wm_eval.metrics.neighbours import continuity, knn_indices, trustworthiness
-from wm_eval.metrics.probes import linear_probe
+from wm_eval.metrics.probes import event_probe, linear_probe
 from wm_eval.metrics.representation import (
     collapse_stats,
     median_pairwise_distance,
@@ -23,6 +23,7 @@ __all__ = [
     "continuity",
     "covariance_spectrum",
     "effective_rank",
+    "event_probe",
     "image_errors",
     "knn_indices",
     "linear_probe",

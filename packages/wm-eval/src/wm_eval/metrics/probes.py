@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression, RidgeCV
-from sklearn.metrics import accuracy_score, r2_score
+from sklearn.metrics import accuracy_score, average_precision_score, r2_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -54,3 +54,40 @@ def linear_probe(
     pred = model.predict(z_test)
     r2 = float(r2_score(y_test, pred)) if np.var(y_test) > 0 else float("nan")
     return {"r2": r2, "n_train": len(y_train), "n_test": len(y_test)}
+
+
+def event_probe(
+    x_train: np.ndarray, event_train: np.ndarray, x_test: np.ndarray, event_test: np.ndarray
+) -> dict[str, float]:
+    """How well a linear read-out of ``x`` detects a rare binary event (e.g. reward > 0).
+
+    Standardised features -> class-balanced logistic regression fit on train rows, scored on
+    test rows by AUROC (0.5 = chance) and average precision (chance = ``prevalence``, the
+    test share of events), the two measures that stay meaningful when events are rare.
+    ``nan`` when either split lacks one of the two classes.
+    """
+    x_train, x_test = as_2d(x_train, "x_train"), as_2d(x_test, "x_test")
+    y_train = np.asarray(event_train).ravel().astype(bool)
+    y_test = np.asarray(event_test).ravel().astype(bool)
+    same_length(x_train=x_train, event_train=y_train)
+    same_length(x_test=x_test, event_test=y_test)
+    if x_train.shape[1] != x_test.shape[1]:
+        raise ValueError(f"x_test: {x_test.shape[1]} features, x_train has {x_train.shape[1]}")
+    nan = float("nan")
+    out = {
+        "auroc": nan,
+        "average_precision": nan,
+        "prevalence": float(y_test.mean()) if len(y_test) else nan,
+        "n_train_events": int(y_train.sum()),
+        "n_test_events": int(y_test.sum()),
+    }
+    if not (0 < y_train.sum() < len(y_train) and 0 < y_test.sum() < len(y_test)):
+        return out
+    model = make_pipeline(
+        StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000)
+    )
+    model.fit(x_train, y_train)
+    score = model.decision_function(x_test)
+    out["auroc"] = float(roc_auc_score(y_test, score))
+    out["average_precision"] = float(average_precision_score(y_test, score))
+    return out
