@@ -137,6 +137,10 @@ def test_reconstruction_uses_derived_decoder(report):
     for col in t.columns:
         assert 0 <= t.value("MSE", col) <= 1
         assert t.value("PSNR (dB)", col) > 0
+        assert 0 <= t.value("L1 on changed pixels", col) <= 1
+    share = t.value("share of pixels that change", "copy-last-frame")
+    assert 0 < share < 1
+    assert t.value("share of pixels that change", "encoder_decoder") == share
 
 
 def test_reward_information_probe_has_pixel_random_and_chance_baselines(report):

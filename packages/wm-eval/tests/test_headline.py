@@ -41,7 +41,10 @@ def _tables() -> list[Table]:
         _table(
             "reconstruction",
             {"jepa": False, "encoder_decoder": False, "copy-last-frame": True},
-            {"L1": {"jepa": None, "encoder_decoder": 0.04, "copy-last-frame": 0.02}},
+            {
+                "L1": {"jepa": None, "encoder_decoder": 0.04, "copy-last-frame": 0.02},
+                "L1 on changed pixels": {"encoder_decoder": 0.3, "copy-last-frame": 0.5},
+            },
         ),
         _table(
             "rollout",
@@ -140,6 +143,9 @@ def test_values_and_baselines_are_copied_from_the_tables():
     assert l1["baseline"] == {"name": "copy-last-frame", "values": {"copy-last-frame": 0.02}}
     assert l1["better"] == "lower"
     assert l1["best"] == []  # only one run has a decoder
+    moved = rows["next_frame_l1_changed"]
+    assert moved["values"] == {"jepa": None, "encoder_decoder": 0.3}
+    assert moved["baseline"]["values"] == {"copy-last-frame": 0.5}
     lat = rows["latent_1step_error"]
     assert lat["values"] == {"jepa": 0.2, "encoder_decoder": 80.0}
     assert lat["baseline"]["values"] == {
@@ -212,7 +218,7 @@ def test_missing_probes_and_components_give_na_without_crashing():
     runs = {**RUNS, "crashed": {"workflow": "jepa", "derived": []}}
     headline = build_headline(Report(runs=runs, tables=only))
     rows = headline.to_dict()["rows"]
-    assert len(rows) == 10
+    assert len(rows) == 11
     for key, row in rows.items():
         assert set(row["values"]) == {"jepa", "encoder_decoder", "crashed"}
         assert row["values"]["crashed"] is None

@@ -239,6 +239,25 @@ def test_image_errors_known_values():
     assert image_errors(a, a)["psnr"] == 100.0
     with pytest.raises(ValueError, match="pred"):
         image_errors(a, b[:1])
+    assert "l1_changed" not in res
+
+
+def test_image_errors_on_changed_pixels_score_motion_not_background():
+    """A 2x2 sprite moves across an 8x8 black frame: copying is wrong exactly where it moved."""
+    previous = np.zeros((1, 1, 8, 8))
+    previous[..., 0:2, 0:2] = 1.0
+    target = np.zeros((1, 1, 8, 8))
+    target[..., 4:6, 4:6] = 1.0
+    copy = image_errors(target, previous, previous=previous)
+    assert copy["changed_share"] == pytest.approx(8 / 64)
+    assert copy["l1_changed"] == pytest.approx(1.0)  # the full size of each change
+    assert copy["l1"] == pytest.approx(8 / 64)  # diluted by the static background
+    blank = image_errors(target, np.zeros_like(target), previous=previous)
+    assert blank["l1_changed"] == pytest.approx(0.5)  # right where the sprite left only
+    assert image_errors(target, target, previous=previous)["l1_changed"] == 0.0
+    assert np.isnan(image_errors(target, target, previous=target)["l1_changed"])
+    with pytest.raises(ValueError, match="previous"):
+        image_errors(target, target, previous=previous[..., :4])
 
 
 def test_normalised_latent_error(rng):

@@ -273,6 +273,17 @@ def build_headline(report: Report) -> Headline:
         _simple_row(
             tables,
             runs,
+            key="next_frame_l1_changed",
+            metric="next-frame L1 on changed pixels (decoder)",
+            better=LOWER,
+            table="reconstruction",
+            row=_exact("L1 on changed pixels"),
+            baseline_name="copy-last-frame",
+            baseline=copy_frame,
+        ),
+        _simple_row(
+            tables,
+            runs,
             key="latent_1step_error",
             metric="1-step latent prediction error / latent variance",
             better=LOWER,
