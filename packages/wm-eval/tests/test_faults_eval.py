@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from wm_eval.cli import main
+from wm_models.testing import edit_recorded_kwargs, plant_pickle, truncate
 
 SMALL_BINDINGS = [
     "EvalConfig.device = 'cpu'",
@@ -59,7 +59,7 @@ def jepa(runs: dict[str, Path], tmp_path: Path) -> Path:
 
 
 def _truncate(path: Path) -> str:
-    path.write_bytes(path.read_bytes()[:4096])
+    truncate(path)
     return "not a torch checkpoint"
 
 
@@ -68,27 +68,13 @@ def _not_torch(path: Path) -> str:
     return "not a torch checkpoint"
 
 
-class _Payload:
-    """Unpickling this would create the marker file."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
-
-
 def _pickle_bearing(path: Path) -> str:
-    payload = torch.load(path, weights_only=True)
-    payload["extra"]["hook"] = _Payload(path.parent / "EXECUTED")
-    torch.save(payload, path)
+    plant_pickle(path, path.parent / "EXECUTED")
     return "weights_only=True"
 
 
 def _other_architecture(path: Path) -> str:
-    payload = torch.load(path, weights_only=True)
-    payload["modules"]["predictor"]["kwargs"]["hidden_dim"] = 48  # weights are for 32
-    torch.save(payload, path)
+    edit_recorded_kwargs(path, "predictor", hidden_dim=48)  # weights are for 32
     return "role 'predictor'"
 
 

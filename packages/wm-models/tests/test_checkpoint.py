@@ -19,6 +19,7 @@ from wm_models import (
     module_spec,
     save_checkpoint,
 )
+from wm_models.testing import CodeRunningPayload
 
 
 def _payload(path: Path) -> dict:
@@ -122,20 +123,10 @@ def test_not_a_checkpoint(tmp_path) -> None:
         load_module(plain, "encoder")
 
 
-class _Payload:
-    """Unpickling this would create the marker file: a checkpoint must never run code."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
-
-
 def test_pickled_objects_are_refused_not_executed(tmp_path) -> None:
     marker = tmp_path / "executed"
     path = tmp_path / "evil.pt"
-    torch.save({"format": "wm-checkpoint", "version": 1, "x": _Payload(marker)}, path)
+    torch.save({"format": "wm-checkpoint", "version": 1, "x": CodeRunningPayload(marker)}, path)
     with pytest.raises(CheckpointError, match=r"refused.*weights_only=True"):
         load_checkpoint(path)
     assert not marker.exists()

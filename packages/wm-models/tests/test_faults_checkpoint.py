@@ -15,6 +15,7 @@ import torch
 
 import wm_models.checkpoint as ckpt_mod
 from wm_models import CheckpointError, load_checkpoint, load_modules
+from wm_models.testing import CodeRunningPayload
 
 # Saves a small world over PATH; WM_KILL_IN_SAVE=1 writes half of the file, then SIGKILLs.
 WRITER = """
@@ -134,22 +135,12 @@ def test_loading_always_asks_torch_for_weights_only(previous: Path, monkeypatch)
     assert seen and all(kwargs.get("weights_only") is True for kwargs in seen)
 
 
-class _Payload:
-    """Unpickling this would create the marker file: a checkpoint must never run code."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
-
-
 def test_pickle_in_a_valid_checkpoint_is_refused_not_executed(
     previous: Path, tmp_path: Path
 ) -> None:
     marker = tmp_path / "EXECUTED"
     payload = torch.load(previous, weights_only=True)
-    payload["modules"]["encoder"]["kwargs"]["act"] = _Payload(marker)
+    payload["modules"]["encoder"]["kwargs"]["act"] = CodeRunningPayload(marker)
     torch.save(payload, previous)
     with pytest.raises(CheckpointError, match=r"refused.*weights_only=True"):
         load_modules(previous)

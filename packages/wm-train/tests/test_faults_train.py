@@ -21,6 +21,7 @@ import pytest
 import torch
 
 import wm_models
+from wm_models.testing import edit_recorded_kwargs, plant_pickle, truncate
 from wm_train import DataConfig, NonFiniteLossError, OptimConfig, ReconstructionLoss, Trainer, cli
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
@@ -242,31 +243,17 @@ def test_bad_store_fails_with_one_line_and_creates_no_run(
 
 
 def _truncate_checkpoint(path: Path) -> str:
-    path.write_bytes(path.read_bytes()[:4096])
+    truncate(path)
     return "not a torch checkpoint"
 
 
-class _Payload:
-    """Unpickling this would create the marker file."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
-
-
 def _pickle_bearing(path: Path) -> str:
-    payload = torch.load(path, weights_only=True)
-    payload["extra"]["hook"] = _Payload(path.parent / "EXECUTED")
-    torch.save(payload, path)
+    plant_pickle(path, path.parent / "EXECUTED")
     return "weights_only=True"
 
 
 def _other_architecture(path: Path) -> str:
-    payload = torch.load(path, weights_only=True)
-    payload["modules"]["encoder"]["kwargs"]["latent_dim"] = 12  # weights are for 8
-    torch.save(payload, path)
+    edit_recorded_kwargs(path, "encoder", latent_dim=12)  # weights are for 8
     return "role 'encoder'"
 
 
