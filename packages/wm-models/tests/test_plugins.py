@@ -12,6 +12,7 @@ import gin
 import pytest
 import torch
 
+import wm_core.plugins as plugins
 import wm_models.registry as registry
 from wm_models import (
     UnknownModelError,
@@ -68,9 +69,9 @@ def test_plugins_load_lazily_on_a_miss_and_can_be_switched_off() -> None:
     lazy = _run(
         """
         import wm_models, wm_models.registry as r
-        assert not r._plugins_loaded, "plugins must not load at import"
+        assert not r.PLUGINS.loaded, "plugins must not load at import"
         m = wm_models.build("encoder", "example_linear", frame_shape=(1, 4, 4), context=1)
-        assert r._plugins_loaded and "example_linear" in wm_models.list_models("encoder")
+        assert r.PLUGINS.loaded and "example_linear" in wm_models.list_models("encoder")
         print("ok")
         """
     )
@@ -98,11 +99,12 @@ def test_broken_plugin_is_reported_not_fatal(monkeypatch) -> None:
     broken = importlib.metadata.EntryPoint(
         name="broken", value="wm_models_no_such_plugin_module", group=registry.PLUGIN_GROUP
     )
-    monkeypatch.setattr(registry.importlib.metadata, "entry_points", lambda group: [broken])
-    monkeypatch.setattr(registry, "_plugins_loaded", False)
-    monkeypatch.setattr(registry, "_plugin_errors", {})
-    monkeypatch.setattr(registry, "_loaded_plugins", [])
+    monkeypatch.setattr(plugins.importlib.metadata, "entry_points", lambda group: [broken])
+    monkeypatch.setattr(registry.PLUGINS, "loaded", False)
+    monkeypatch.setattr(registry.PLUGINS, "errors", {})
+    monkeypatch.setattr(registry.PLUGINS, "names", [])
     monkeypatch.delenv(registry.NO_PLUGINS_ENV, raising=False)
+    monkeypatch.delenv(plugins.ALL_GROUPS_ENV, raising=False)
     with pytest.warns(RuntimeWarning, match="'broken'.*failed to load"):
         assert "conv" in list_models("encoder")
     with pytest.raises(UnknownModelError, match="Plugins that failed to load: broken: "):

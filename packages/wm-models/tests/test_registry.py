@@ -18,6 +18,7 @@ from wm_models import (
     UnknownModelError,
     build,
     list_models,
+    model_registry,
     module_spec,
 )
 
@@ -34,7 +35,7 @@ class Tiny(nn.Module):
 @pytest.fixture
 def widgets() -> Registry:
     """A throwaway registry outside gin, so tests can register freely."""
-    return Registry(f"widget_{uuid.uuid4().hex[:8]}", gin_module=None)
+    return model_registry(f"widget_{uuid.uuid4().hex[:8]}", gin_module=None)
 
 
 def test_register_class_and_factory(widgets) -> None:
@@ -98,7 +99,7 @@ def test_bad_names_are_refused(widgets) -> None:
     with pytest.raises(ValueError, match="identifier"):
         widgets.register("my-model", Tiny)
     with pytest.raises(ValueError, match="already belongs to another registry"):
-        Registry("encoder")
+        model_registry("encoder")
 
 
 def test_spec_is_complete_plain_and_rebuilds() -> None:

@@ -86,7 +86,10 @@ class PluginGroup:
             f"{what} through the entry-point group {self.group!r}"
         )
         if self.autoload_disabled() and not self.loaded:
-            text += f"; auto-loading is off ({self.env} or {ALL_GROUPS_ENV} is set), call load_plugins()"
+            text += (
+                f"; auto-loading is off ({self.env} or {ALL_GROUPS_ENV} is set), "
+                "call load_plugins()"
+            )
         text += "."
         if self.errors:
             failed = "; ".join(f"{k}: {v}" for k, v in sorted(self.errors.items()))

@@ -127,7 +127,7 @@ class Registry:
             gin.register(name, module=self.gin_module)(entry)
         except (RuntimeError, ValueError) as exc:  # usable by name, but not bindable from gin
             hint = (
-                "load plugins before parsing gin files"
+                "call load_plugins() before parsing gin files"
                 if gin.config_is_locked()
                 else f"another gin configurable is already named {self.gin_module}.{name}"
             )

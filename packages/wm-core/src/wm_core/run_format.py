@@ -206,9 +206,7 @@ def resolve_init_from(
                 )
             return candidate.resolve(), checkpoint.resolve()
     parent = raw.parent if raw.is_absolute() else Path.cwd() / raw.parent
-    siblings = (
-        sorted(p.name for p in parent.iterdir() if is_run_dir(p)) if parent.is_dir() else []
-    )
+    siblings = sorted(p.name for p in parent.iterdir() if is_run_dir(p)) if parent.is_dir() else []
     hint = f" Runs beside it: {', '.join(siblings)}." if siblings else ""
     raise FileNotFoundError(
         f"{what}: {init_from} does not exist (train that run first).{hint}"

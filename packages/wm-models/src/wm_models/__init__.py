@@ -34,6 +34,7 @@ from wm_models.registry import (
     get_registry,
     list_models,
     load_plugins,
+    model_registry,
     module_spec,
 )
 
@@ -61,6 +62,7 @@ __all__ = [
     "load_module",
     "load_modules",
     "load_plugins",
+    "model_registry",
     "module_spec",
     "predictors",
     "reward_heads",
