@@ -5,10 +5,10 @@ from __future__ import annotations
 import gin
 import pytest
 
-from wm_data.cli_errors import debug_enabled, did_you_mean, explain_gin_error, one_line
+from wm_core import configurable, debug_enabled, did_you_mean, explain_gin_error, one_line
 
 
-@gin.configurable(module="cli_errors_test")
+@configurable(module="cli_errors_test")
 def widget(size: int = 1, colour: str = "red") -> tuple[int, str]:
     return size, colour
 
