@@ -18,17 +18,20 @@ ROOT = Path(__file__).parent
 PACKAGES_DIR = ROOT / "packages"
 CONSTRAINTS = ROOT / "constraints.txt"
 
-# Each package and the siblings it declares; wm-data and wm-models stand alone.
+# Each package and the siblings it declares; wm-core is below everything, wm-data and
+# wm-models depend on no other sibling.
 PACKAGES: dict[str, tuple[str, ...]] = {
-    "wm-data": (),
-    "wm-models": (),
-    "wm-train": ("wm-data", "wm-models"),
-    "wm-eval": ("wm-data", "wm-models"),
+    "wm-core": (),
+    "wm-data": ("wm-core",),
+    "wm-models": ("wm-core",),
+    "wm-train": ("wm-core", "wm-data", "wm-models"),
+    "wm-eval": ("wm-core", "wm-data", "wm-models"),
 }
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "tests", "configs"]
+NEEDS_TORCH = {"wm-data", "wm-models", "wm-train", "wm-eval"}
 
 
 def _constraint_args() -> list[str]:
@@ -61,7 +64,8 @@ def _test_plugins(package: str) -> list[str]:
 @nox.parametrize("package", list(PACKAGES))
 def tests(session: nox.Session, package: str) -> None:
     """Install one package plus only its declared siblings, then run its tests."""
-    install_torch(session)
+    if package in NEEDS_TORCH:
+        install_torch(session)
     install_packages(session, *PACKAGES[package], package, extras="test")
     plugins = _test_plugins(package)
     if plugins:
@@ -76,15 +80,17 @@ def tests(session: nox.Session, package: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and format check over the whole tree."""
-    session.install("ruff>=0.5")
+    """ruff check and format check over the whole tree, and the size rule for source files."""
+    session.install("ruff>=0.5", "pytest>=7")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("pytest", str(ROOT / "tools"), "-q")
+    session.run("python", str(ROOT / "tools" / "check_sizes.py"), str(PACKAGES_DIR))
 
 
-def install_all(session: nox.Session, extras: str = "") -> None:
+def install_all(session: nox.Session) -> None:
     install_torch(session)
-    install_packages(session, *PACKAGES, extras=extras)
+    install_packages(session, *PACKAGES)
 
 
 @nox.session

@@ -6,12 +6,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import gin
 
-from wm_data.cli_errors import debug_enabled, explain_gin_error, one_line
+from wm_core import ConfigError, UnknownNameError, parse_config
+from wm_core.cli import add_config_arguments, report_errors
+from wm_core.gin_front import command_line
 from wm_data.store import ReplayReader, StoreError
 
 
@@ -42,62 +43,27 @@ def format_info(reader: ReplayReader) -> str:
     return "\n".join(lines)
 
 
-def print_info(path: str | Sequence[str], as_json: bool = False) -> int:
-    try:
-        with ReplayReader(path) as reader:
-            if as_json:
-                print(json.dumps({**reader.summary(), "metadata": reader.metadata}, indent=2))
-            else:
-                print(format_info(reader))
-    except (StoreError, OSError) as exc:
-        if debug_enabled():
-            raise
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 1
+def _print_store(path: str | Sequence[str], as_json: bool) -> int:
+    with ReplayReader(path) as reader:
+        if as_json:
+            print(json.dumps({**reader.summary(), "metadata": reader.metadata}, indent=2))
+        else:
+            print(format_info(reader))
     return 0
 
 
-def parse_gin(files: Sequence[str], bindings: Sequence[str]) -> None:
-    """Parse gin files and bindings, turning gin's errors into one clear line naming the key."""
-    for f in files:
-        if not Path(f).exists():
-            raise SystemExit(f"error: gin file {f} does not exist")
-    try:
-        gin.parse_config_files_and_bindings(list(files), list(bindings), skip_unknown=False)
-    except (ValueError, KeyError, SyntaxError, ImportError) as exc:
-        if debug_enabled():
-            raise
-        raise SystemExit(f"error: bad gin configuration: {explain_gin_error(exc)}") from None
+def print_info(path: str | Sequence[str], as_json: bool = False, prog: str = "wm-data") -> int:
+    """Print a store's summary; a damaged store is one line on stderr and exit code 1."""
+    return report_errors(prog, lambda: _print_store(path, as_json), [((StoreError, OSError), 1)])
 
 
-def collect_main(argv: Sequence[str] | None = None) -> int:
-    """``wm-collect --gin configs/collect.gin [--bind ...] [--info PATH]``."""
-    parser = argparse.ArgumentParser(
-        prog="wm-collect",
-        description="Train or load the PPO agent and fill an HDF5 replay store to its target.",
-    )
-    parser.add_argument("--gin", action="append", default=[], help="gin file (repeatable)")
-    parser.add_argument("--bind", action="append", default=[], help="gin binding (repeatable)")
-    parser.add_argument("--info", metavar="PATH", help="print a store's summary and exit")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-    if args.info:
-        return print_info(args.info)
-    if not args.gin and not args.bind:
-        parser.error("give --gin FILE (e.g. configs/collect.gin) and/or --bind BINDING")
-
+def _collect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     import wm_data.agent  # noqa: F401  (registers the gin configurables)
     from wm_data.collect import collect
 
-    parse_gin(args.gin, args.bind)
+    parse_config(args.gin, args.bind, command=command_line("wm-collect", argv))
     kwargs: dict[str, Any] = {"progress": False} if args.no_progress else {}
-    try:
-        result = collect(**kwargs)
-    except (StoreError, ValueError, OSError) as exc:
-        if debug_enabled():
-            raise
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 1
+    result = collect(**kwargs)
     (result.path / "collect_config.gin").write_text(gin.operative_config_str())
     if result.collected_steps == 0:
         print(f"store {result.path} already satisfies the config; nothing collected")
@@ -106,7 +72,26 @@ def collect_main(argv: Sequence[str] | None = None) -> int:
             f"collected {result.collected_steps} steps in {result.seconds:.1f}s "
             f"({result.steps_per_second:.0f} steps/s)"
         )
-    return print_info(str(result.path))
+    return print_info(str(result.path), prog="wm-collect")
+
+
+def collect_main(argv: Sequence[str] | None = None) -> int:
+    """``wm-collect --gin configs/collect.gin [--bind ...] [--info PATH]``."""
+    parser = argparse.ArgumentParser(
+        prog="wm-collect",
+        description="Train or load the PPO agent and fill an HDF5 replay store to its target.",
+    )
+    add_config_arguments(parser)
+    parser.add_argument("--info", metavar="PATH", help="print a store's summary and exit")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    if args.info:
+        return print_info(args.info, prog="wm-collect")
+    if not args.gin and not args.bind:
+        parser.error("give --gin FILE (e.g. configs/collect.gin) and/or --bind BINDING")
+    errors = [((ConfigError, UnknownNameError), 2), ((StoreError, ValueError, OSError), 1)]
+    return report_errors("wm-collect", lambda: _collect(args, argv), errors, debug=args.debug)
 
 
 def data_main(argv: Sequence[str] | None = None) -> int:
