@@ -13,10 +13,13 @@ import gin
 
 
 def _load_plugins() -> None:
-    try:
-        from wm_models import load_plugins
-    except ImportError:
-        return
+    """Every registry's plugins, before gin parses (it refuses configurables added later)."""
+    import importlib
+
+    for name in ("wm_data.collect", "wm_models", "wm_train.trainer", "wm_eval.probes"):
+        importlib.import_module(name)
+    from wm_core import load_plugins
+
     load_plugins()
 
 
