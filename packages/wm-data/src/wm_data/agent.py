@@ -8,15 +8,14 @@ CSV of its training curve (one row per finished episode: return ``r``, length ``
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import gin
 import numpy as np
 
-from wm_data.envs import EnvSpec, make_env_from_spec
+from wm_core import atomic_write, atomic_write_text, configurable, to_plain
+from wm_data.envs import EnvSpec, make_env
 
 # Settings that change what the agent sees or does; an agent trained on others cannot be used.
 AGENT_FIELDS = (
@@ -41,7 +40,7 @@ class AgentMismatchError(ValueError):
         )
 
 
-@gin.configurable("ppo", module="wm_data")
+@configurable("ppo", module="wm_data")
 def ppo_hyperparameters(
     learning_rate: float = 2.5e-4,
     n_steps: int = 128,
@@ -110,15 +109,15 @@ def train_agent(
     hp = {**ppo_hyperparameters(), **(hyperparameters or {})}
     n_envs = int(hp.pop("n_envs", 8))
     seeds = [seed * 1000 + i for i in range(n_envs)]
-    venv = DummyVecEnv([lambda s=s: make_env_from_spec(spec, seed=s) for s in seeds])
+    venv = DummyVecEnv([lambda s=s: make_env(spec, seed=s) for s in seeds])
     venv = VecMonitor(venv, filename=str(curve_path(path)))
     model = PPO("CnnPolicy", venv, seed=seed, verbose=0, **hp)
     callbacks = [_TqdmCallback(total_timesteps)] if progress else []
     model.learn(total_timesteps=total_timesteps, callback=callbacks)
     venv.close()
-    tmp = path.with_name(path.stem + ".tmp.zip")
-    model.save(tmp)
-    os.replace(tmp, path)
+    # SB3 writes to the open temporary file, so it never renames it (it appends ".zip" to
+    # a path without that suffix); the zip appears under its name only once complete.
+    atomic_write(path, model.save)
     curve = read_training_curve(path)
     info = {
         "env": spec.as_dict(),
@@ -131,7 +130,7 @@ def train_agent(
         "final_mean_return": float(curve["r"][-100:].mean()) if len(curve) else None,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    sidecar_path(path).write_text(json.dumps(info, indent=2))
+    atomic_write_text(sidecar_path(path), json.dumps(to_plain(info), indent=2))
     return path
 
 
@@ -158,7 +157,7 @@ def load_agent(path: str | Path | None, spec: EnvSpec, device: str = "auto") -> 
         raise FileNotFoundError(f"{path}: no PPO agent file")
     check_agent(path, spec)
     model = PPO.load(path, device=device)
-    env = make_env_from_spec(spec)
+    env = make_env(spec)
     try:
         if tuple(model.observation_space.shape) != tuple(env.observation_space.shape):
             raise AgentMismatchError(

@@ -1,14 +1,19 @@
 """Atari environments with the preprocessing every part of the workbench agrees on.
 
-One function builds the env so the collector, the PPO agent and the benchmarks see identical
-observations: frameskip runs inside the emulator (so the setting asked for is the setting used),
-frames are resized with area interpolation, optionally grayscale, laid out channels-first and
-stacked along the channel axis (zero-padded at reset, like
-ale-py's native vector env and SB3's VecFrameStack): observation ``[frame_stack * C, H, W]`` uint8.
+One :class:`EnvSpec` holds every setting that changes what an observation or a step means. The
+same spec builds the env (:func:`make_env`), the vector env, the PPO agent and the collector,
+and is written into the store's metadata, so :meth:`EnvSpec.from_metadata` rebuilds the exact
+env a store was collected in. Frameskip runs inside the emulator (the setting asked for is the
+setting used), frames are resized with area interpolation, optionally grayscale, laid out
+channels-first and stacked along the channel axis (zero-padded at reset, like ale-py's native
+vector env and SB3's VecFrameStack): observation ``[frame_stack * C, H, W]`` uint8.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,6 +26,16 @@ gym.register_envs(ale_py)
 ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
 
 DEFAULT_ENV_ID = "ALE/Assault-v5"
+
+# How frames are made from the emulator screen; fixed, and recorded with every store.
+PREPROCESSING = {
+    "resize": "cv2.INTER_AREA",
+    "maxpool": False,
+    "frame_skip_in_emulator": True,
+    "terminal_on_life_loss": False,
+    "reward_clipping": False,
+    "fire_reset": False,
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,53 @@ class EnvSpec:
                 f"max_episode_steps must be a positive int or None, got {self.max_episode_steps!r}"
             )
 
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def coerce(cls, env: EnvSpec | str = DEFAULT_ENV_ID, **settings: Any) -> EnvSpec:
+        """A spec from a spec or an env id, with ``settings`` overriding its fields.
+
+        Unknown setting names fail with ``TypeError`` naming them, as a dataclass does.
+        """
+        if isinstance(env, EnvSpec):
+            return env.replace(**settings) if settings else env
+        return cls(**{"env_id": env, **settings})
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any]) -> EnvSpec:
+        """The spec a store (or an agent sidecar's ``env``) was made with.
+
+        Fields the metadata lacks keep their defaults; when it records ``obs_shape``, that
+        must agree with the rebuilt spec, so a reader never plays a different game than the one
+        stored.
+        """
+        if "env_id" not in metadata:
+            raise ValueError("metadata has no env_id, so it describes no environment")
+        values = {k: metadata[k] for k in cls.field_names() if k in metadata}
+        for name in ("frameskip", "size", "frame_stack", "noop_max"):
+            if name in values:
+                values[name] = int(values[name])
+        if values.get("max_episode_steps") is not None:
+            values["max_episode_steps"] = int(values["max_episode_steps"])
+        for name in ("grayscale", "full_action_space"):
+            if name in values:
+                values[name] = bool(values[name])
+        if "sticky" in values:
+            values["sticky"] = float(values["sticky"])
+        spec = cls(**values)
+        shape = metadata.get("obs_shape")
+        if shape is not None and tuple(int(v) for v in shape) != spec.frame_shape:
+            raise ValueError(
+                f"metadata obs_shape {list(shape)} does not match the env settings "
+                f"(frames of shape {list(spec.frame_shape)})"
+            )
+        return spec
+
+    def replace(self, **settings: Any) -> EnvSpec:
+        return dataclasses.replace(self, **settings)
+
     @property
     def channels(self) -> int:
         return 1 if self.grayscale else 3
@@ -62,8 +124,37 @@ class EnvSpec:
         """Shape of one stored frame, ``(C, H, W)``."""
         return (self.channels, self.size, self.size)
 
+    @property
+    def observation_shape(self) -> tuple[int, int, int]:
+        """Shape of one env observation, ``(frame_stack * C, H, W)``."""
+        return (self.frame_stack * self.channels, self.size, self.size)
+
+    @property
+    def game(self) -> str:
+        """The ROM name, see :func:`game_name`."""
+        return game_name(self.env_id)
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def metadata(self, made: Any = None) -> dict[str, Any]:
+        """The store metadata that describes this env, readable by :meth:`from_metadata`.
+
+        ``made`` is the gymnasium spec of an env actually built from this spec (its kwargs are
+        the settings used, e.g. the sticky-action probability); the registered one is a fallback.
+        """
+        made = made or gym.spec(self.env_id)
+        kwargs = {k: v for k, v in made.kwargs.items() if isinstance(v, (str, int, float, bool))}
+        return {
+            **self.as_dict(),
+            "obs_shape": list(self.frame_shape),
+            "env_spec": {"id": made.id, "entry_point": str(made.entry_point), "kwargs": kwargs},
+            "preprocessing": {
+                **PREPROCESSING,
+                "grayscale": self.grayscale,
+                "noop_max": self.noop_max,
+            },
+        }
 
 
 class ChannelsFirstStack(gym.ObservationWrapper):
@@ -83,41 +174,18 @@ class ChannelsFirstStack(gym.ObservationWrapper):
 
 
 def make_env(
-    env_id: str = DEFAULT_ENV_ID,
-    *,
-    frameskip: int = 4,
-    size: int = 64,
-    grayscale: bool = True,
-    frame_stack: int = 4,
-    sticky: float = 0.0,
-    full_action_space: bool = False,
-    max_episode_steps: int | None = None,
-    noop_max: int = 30,
-    seed: int | None = None,
+    env: EnvSpec | str = DEFAULT_ENV_ID, *, seed: int | None = None, **settings: Any
 ) -> gym.Env:
     """Build one preprocessed Atari env; observation ``uint8 [frame_stack * C, size, size]``.
 
-    ``frameskip`` is applied by the emulator itself (ALE repeats the action), so one env step
-    advances exactly ``frameskip`` emulator frames; sticky actions default to off.
+    ``env`` is an :class:`EnvSpec` or an env id; ``settings`` are :class:`EnvSpec` fields
+    (``frameskip=4, size=64, grayscale=True, frame_stack=4, sticky=0.0, ...``). ``frameskip``
+    is applied by the emulator itself (ALE repeats the action), so one env step advances exactly
+    ``frameskip`` emulator frames; sticky actions default to off.
     """
-    spec = EnvSpec(
-        env_id=env_id,
-        frameskip=frameskip,
-        size=size,
-        grayscale=grayscale,
-        frame_stack=frame_stack,
-        sticky=sticky,
-        full_action_space=full_action_space,
-        max_episode_steps=max_episode_steps,
-        noop_max=noop_max,
-    )
-    return make_env_from_spec(spec, seed=seed)
-
-
-def make_env_from_spec(spec: EnvSpec, *, seed: int | None = None) -> gym.Env:
-    """:func:`make_env` taking an :class:`EnvSpec`."""
+    spec = EnvSpec.coerce(env, **settings)
     try:
-        env = gym.make(
+        made = gym.make(
             spec.env_id,
             frameskip=int(spec.frameskip),
             repeat_action_probability=float(spec.sticky),
@@ -125,8 +193,8 @@ def make_env_from_spec(spec: EnvSpec, *, seed: int | None = None) -> gym.Env:
         )
     except gym.error.Error as exc:
         raise ValueError(f"env_id {spec.env_id!r} cannot be built: {exc}") from exc
-    env = AtariPreprocessing(
-        env,
+    made = AtariPreprocessing(
+        made,
         noop_max=int(spec.noop_max),
         frame_skip=1,
         screen_size=int(spec.size),
@@ -135,13 +203,18 @@ def make_env_from_spec(spec: EnvSpec, *, seed: int | None = None) -> gym.Env:
     )
     if spec.max_episode_steps is not None:
         # Outside the no-op resets, so the limit counts agent steps only.
-        env = TimeLimit(env, int(spec.max_episode_steps))
-    env = FrameStackObservation(env, int(spec.frame_stack), padding_type="zero")
-    env = ChannelsFirstStack(env)
+        made = TimeLimit(made, int(spec.max_episode_steps))
+    made = FrameStackObservation(made, int(spec.frame_stack), padding_type="zero")
+    made = ChannelsFirstStack(made)
     if seed is not None:
-        env.reset(seed=seed)
-        env.action_space.seed(seed)
-    return env
+        made.reset(seed=seed)
+        made.action_space.seed(seed)
+    return made
+
+
+def make_env_from_spec(spec: EnvSpec, *, seed: int | None = None) -> gym.Env:
+    """:func:`make_env` for a spec (the name the benchmarks and older callers use)."""
+    return make_env(spec, seed=seed)
 
 
 def ale_of(env: gym.Env) -> ale_py.ALEInterface:
@@ -153,9 +226,34 @@ def action_meanings(env: gym.Env) -> list[str]:
     return list(env.unwrapped.get_action_meanings())
 
 
+_ENV_ID_SUFFIXES = ("NoFrameskip", "Deterministic")
+
+
+@functools.lru_cache(maxsize=1)
+def _rom_ids() -> dict[str, str]:
+    """ale-py's ROM ids keyed by their spelling without underscores."""
+    try:
+        from ale_py.roms import get_all_rom_ids
+
+        return {rom.replace("_", ""): rom for rom in get_all_rom_ids()}
+    except (ImportError, AttributeError):  # an ale-py without the ROM index
+        return {}
+
+
 def game_name(env_id: str) -> str:
-    """``'ALE/Assault-v5'`` -> ``'assault'``, the ROM name ale-py's native vector env wants."""
-    name = env_id.split("/")[-1].split("-v")[0]
-    if name.endswith("NoFrameskip"):
-        name = name[: -len("NoFrameskip")]
+    """The game of a gym id as ale-py's snake_case ROM id, the key of per-game tables.
+
+    The namespace, the version, a ``-ram`` variant and the ``NoFrameskip``/``Deterministic``
+    suffixes are dropped: ``'ALE/SpaceInvaders-v5'``, ``'SpaceInvadersNoFrameskip-v4'`` and
+    ``'ALE/SpaceInvaders-ram-v5'`` all give ``'space_invaders'``; ``'ALE/Assault-v5'`` gives
+    ``'assault'``. Names ale-py knows take its spelling (``'ALE/TicTacToe3D-v5'`` ->
+    ``'tic_tac_toe_3d'``, ``'ALE/Pitfall2-v5'`` -> ``'pitfall2'``); others are snake-cased at
+    each capital letter. It is also the ROM name ale-py's native vector env wants.
+    """
+    name = env_id.split("/")[-1].split("-")[0]
+    for suffix in _ENV_ID_SUFFIXES:
+        name = name.removesuffix(suffix)
+    known = _rom_ids().get(name.lower())
+    if known is not None:
+        return known
     return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))

@@ -1,12 +1,36 @@
-"""Collection policies; each maps a batch of observations from all envs to a batch of actions."""
+"""Collection policies; each maps a batch of observations from all envs to a batch of actions.
+
+``POLICIES`` names them: ``random`` (uniform actions), ``ppo`` (the trained PPO agent) and
+``epsilon`` (PPO with a share ``epsilon`` of random actions). Each entry is a factory called
+with the same keywords (``num_actions, model, epsilon, deterministic, seed``); one marked with
+:func:`needs_agent` gets the PPO model in ``model``, so the collector trains or loads the agent
+only for those. Third-party packages add policies through the entry-point group
+``wm_data.plugins``.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-POLICIES = ("ppo", "random", "epsilon")
+from wm_core import Registry, UnknownNameError
+
+
+class UnknownPolicyError(UnknownNameError, ValueError):
+    """An unknown policy name: a registry miss, and a bad configuration value."""
+
+
+class _PolicyRegistry(Registry):
+    def unknown(self, name: str) -> UnknownNameError:
+        err = super().unknown(name)
+        return UnknownPolicyError(err.message, kind=err.kind, name=err.name, known=err.known)
+
+
+POLICIES = _PolicyRegistry("policy", plugin_group="wm_data.plugins", what="collection policies")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Policy(Protocol):
@@ -88,6 +112,64 @@ class EpsilonPolicy:
         return actions
 
 
+def needs_agent(factory: F) -> F:
+    """Mark a policy factory as acting through the PPO agent (passed as ``model``)."""
+    factory.needs_agent = True  # type: ignore[attr-defined]
+    return factory
+
+
+def policy_needs_agent(name: str) -> bool:
+    """Whether collecting with policy ``name`` needs the PPO agent (unknown names fail)."""
+    return bool(getattr(POLICIES.get(name), "needs_agent", False))
+
+
+def _ppo(model: Any, name: str, deterministic: bool, seed: int) -> PPOPolicy:
+    if model is None:
+        raise ValueError(f"policy {name!r} needs a PPO model")
+    return PPOPolicy(model, deterministic, seed)
+
+
+@POLICIES.register("random")
+def random_policy(
+    *,
+    num_actions: int,
+    model: Any = None,
+    epsilon: float = 0.2,
+    deterministic: bool = False,
+    seed: int = 0,
+) -> Policy:
+    """Uniform over the action set."""
+    return RandomPolicy(num_actions, seed)
+
+
+@POLICIES.register("ppo")
+@needs_agent
+def ppo_policy(
+    *,
+    num_actions: int,
+    model: Any = None,
+    epsilon: float = 0.2,
+    deterministic: bool = False,
+    seed: int = 0,
+) -> Policy:
+    """The PPO agent's actions (sampled, or its argmax when ``deterministic``)."""
+    return _ppo(model, "ppo", deterministic, seed)
+
+
+@POLICIES.register("epsilon")
+@needs_agent
+def epsilon_policy(
+    *,
+    num_actions: int,
+    model: Any = None,
+    epsilon: float = 0.2,
+    deterministic: bool = False,
+    seed: int = 0,
+) -> Policy:
+    """PPO actions with a share ``epsilon`` replaced by uniform random ones."""
+    return EpsilonPolicy(_ppo(model, "epsilon", deterministic, seed), num_actions, epsilon, seed)
+
+
 def make_policy(
     name: str,
     *,
@@ -97,14 +179,12 @@ def make_policy(
     deterministic: bool = False,
     seed: int = 0,
 ) -> Policy:
-    """``'random'``, ``'ppo'`` (needs ``model``) or ``'epsilon'`` (PPO with ``epsilon`` random)."""
-    if name == "random":
-        return RandomPolicy(num_actions, seed)
-    if name not in POLICIES:
-        raise ValueError(f"policy must be one of {POLICIES}, got {name!r}")
-    if model is None:
-        raise ValueError(f"policy {name!r} needs a PPO model")
-    ppo = PPOPolicy(model, deterministic, seed)
-    if name == "ppo":
-        return ppo
-    return EpsilonPolicy(ppo, num_actions, epsilon, seed)
+    """The policy registered as ``name``; an unknown name raises :class:`UnknownPolicyError`."""
+    return POLICIES.build(
+        name,
+        num_actions=num_actions,
+        model=model,
+        epsilon=epsilon,
+        deterministic=deterministic,
+        seed=seed,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from wm_data.collect import collect_shard
 from wm_data.envs import DEFAULT_ENV_ID, EnvSpec
@@ -11,33 +12,26 @@ from wm_data.envs import DEFAULT_ENV_ID, EnvSpec
 def make_tiny_store(
     path: str | Path,
     *,
-    env_id: str = DEFAULT_ENV_ID,
+    env_id: EnvSpec | str = DEFAULT_ENV_ID,
     episodes: int = 3,
     max_episode_steps: int = 40,
     size: int = 16,
     seed: int = 0,
-    frameskip: int = 4,
-    grayscale: bool = True,
-    frame_stack: int = 4,
     ram: bool = True,
     num_envs: int = 1,
+    **settings: Any,
 ) -> Path:
     """Collect ``episodes`` episodes of a random policy in real ALE into store file ``path``.
 
-    Episodes end at ``max_episode_steps`` steps (or earlier when the game ends); a directory
-    ``path`` gets a ``tiny.h5`` inside it. An existing file is replaced. Takes about a second.
+    ``env_id`` is an env id or an :class:`EnvSpec`; ``settings`` are further :class:`EnvSpec`
+    fields (``frameskip``, ``grayscale``, ``frame_stack``, ...). Episodes end at
+    ``max_episode_steps`` steps (or earlier when the game ends); a directory ``path`` gets a
+    ``tiny.h5`` inside it. An existing file is replaced. Takes about a second.
     """
     path = Path(path)
     if path.is_dir():
         path = path / "tiny.h5"
-    spec = EnvSpec(
-        env_id=env_id,
-        frameskip=frameskip,
-        size=size,
-        grayscale=grayscale,
-        frame_stack=frame_stack,
-        max_episode_steps=max_episode_steps,
-    )
+    spec = EnvSpec.coerce(env_id, max_episode_steps=max_episode_steps, size=size, **settings)
     return collect_shard(
         path,
         spec,

@@ -14,7 +14,7 @@ import ale_py
 import gymnasium as gym
 import numpy as np
 
-from wm_data.envs import DEFAULT_ENV_ID, EnvSpec, game_name, make_env_from_spec
+from wm_data.envs import DEFAULT_ENV_ID, EnvSpec, make_env
 
 Backend = Literal["auto", "native", "sync", "async"]
 BACKEND_NAMES = {
@@ -35,7 +35,7 @@ class _ChannelsFirstVector(gym.vector.VectorObservationWrapper):
 
     def __init__(self, env: gym.vector.VectorEnv, spec: EnvSpec) -> None:
         super().__init__(env)
-        shape = (spec.frame_stack * spec.channels, spec.size, spec.size)
+        shape = spec.observation_shape
         self.single_observation_space = gym.spaces.Box(0, 255, shape, np.uint8)
         self.observation_space = gym.spaces.Box(0, 255, (env.num_envs, *shape), np.uint8)
         self._rgb = not spec.grayscale
@@ -56,7 +56,7 @@ def make_native_vec_env(
     ``.env``, returning whichever envs are ready).
     """
     env = ale_py.AtariVectorEnv(
-        game_name(spec.env_id),
+        spec.game,
         n_envs,
         num_threads=num_threads,
         batch_size=batch_size,
@@ -78,42 +78,33 @@ def make_native_vec_env(
 
 def make_vec_env(
     n_envs: int,
-    env_id: str = DEFAULT_ENV_ID,
+    env: EnvSpec | str = DEFAULT_ENV_ID,
     *,
     backend: Backend = "auto",
-    frameskip: int = 4,
-    size: int = 64,
-    grayscale: bool = True,
-    frame_stack: int = 4,
-    sticky: float = 0.0,
-    full_action_space: bool = False,
-    max_episode_steps: int | None = None,
-    noop_max: int = 30,
     seed: int | None = None,
+    **settings: Any,
 ) -> gym.vector.VectorEnv:
     """``n_envs`` copies of :func:`wm_data.envs.make_env` as one gymnasium vector env.
 
+    ``env`` and ``settings`` are as for ``make_env`` (a spec or an env id, then spec fields).
     ``backend='auto'`` takes ale-py's native env when it reproduces ``make_env`` exactly and
     gymnasium's ``AsyncVectorEnv`` otherwise; the result has attribute ``wm_backend``.
     """
     if n_envs < 1:
         raise ValueError(f"n_envs must be >= 1, got {n_envs}")
-    spec = EnvSpec(
-        env_id=env_id,
-        frameskip=frameskip,
-        size=size,
-        grayscale=grayscale,
-        frame_stack=frame_stack,
-        sticky=sticky,
-        full_action_space=full_action_space,
-        max_episode_steps=max_episode_steps,
-        noop_max=noop_max,
-    )
-    return make_vec_env_from_spec(spec, n_envs, backend=backend, seed=seed)
+    spec = EnvSpec.coerce(env, **settings)
+    return _build_vec_env(spec, n_envs, backend, seed)
 
 
 def make_vec_env_from_spec(
     spec: EnvSpec, n_envs: int, *, backend: Backend = "auto", seed: int | None = None
+) -> gym.vector.VectorEnv:
+    """:func:`make_vec_env` for a spec (argument order of the older callers)."""
+    return make_vec_env(n_envs, spec, backend=backend, seed=seed)
+
+
+def _build_vec_env(
+    spec: EnvSpec, n_envs: int, backend: Backend, seed: int | None
 ) -> gym.vector.VectorEnv:
     if backend not in ("auto", "native", "sync", "async"):
         raise ValueError(f"backend must be auto, native, sync or async, got {backend!r}")
@@ -127,7 +118,7 @@ def make_vec_env_from_spec(
             )
         env: Any = make_native_vec_env(spec, n_envs)
     else:
-        fns = [lambda: make_env_from_spec(spec) for _ in range(n_envs)]
+        fns = [lambda: make_env(spec) for _ in range(n_envs)]
         cls = gym.vector.SyncVectorEnv if backend == "sync" else gym.vector.AsyncVectorEnv
         env = cls(fns)
     env.wm_backend = BACKEND_NAMES[backend]

@@ -1,0 +1,205 @@
+"""The env loops: step many envs with one batched policy and hand each finished episode to the
+store writer. Two loops make the same episodes: in-process gymnasium envs (with emulator RAM)
+and ale-py's native vector env (faster, no RAM)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from wm_data.envs import EnvSpec, ale_of, make_env
+from wm_data.policies import Policy
+from wm_data.store import ReplayWriter
+from wm_data.vector import make_native_vec_env
+
+EpisodeCallback = Callable[[int, float], None]
+
+
+def episode_seed(seed: int, shard: int, episode: int) -> int:
+    """Reset seed of one episode, reproducible from (seed, shard, episode number)."""
+    return int(np.random.SeedSequence([seed, shard, episode]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+class EpisodeBuffer:
+    """Frames, RAM and step columns of the episode in flight (bounded by one episode)."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+        self.ram: list[np.ndarray] = []
+        self.actions: list[int] = []
+        self.rewards: list[float] = []
+        self.terminated: list[bool] = []
+        self.truncated: list[bool] = []
+        self.seed = -1
+
+    def start(self, frame: np.ndarray, ram: np.ndarray | None, seed: int) -> None:
+        self.__init__()
+        self.frames.append(frame)
+        if ram is not None:
+            self.ram.append(ram)
+        self.seed = seed
+
+    def add(self, frame, ram, action, reward, terminated, truncated) -> None:
+        self.frames.append(frame)
+        if ram is not None:
+            self.ram.append(ram)
+        self.actions.append(int(action))
+        self.rewards.append(float(reward))
+        self.terminated.append(bool(terminated))
+        self.truncated.append(bool(truncated))
+
+    def write(self, writer: ReplayWriter) -> tuple[int, float]:
+        writer.add_episode(
+            np.stack(self.frames),
+            np.asarray(self.actions, np.int64),
+            np.asarray(self.rewards, np.float32),
+            np.asarray(self.terminated, bool),
+            np.asarray(self.truncated, bool),
+            ram=np.stack(self.ram) if self.ram else None,
+            seed=self.seed,
+        )
+        return len(self.actions), float(np.sum(self.rewards))
+
+
+@dataclass
+class Target:
+    """Stop once the store holds at least ``steps`` steps and ``episodes`` episodes."""
+
+    steps: int | None = None
+    episodes: int | None = None
+
+    def reached(self, steps: int, episodes: int) -> bool:
+        ok_steps = self.steps is None or steps >= self.steps
+        ok_eps = self.episodes is None or episodes >= self.episodes
+        return ok_steps and ok_eps
+
+
+def run_collection(
+    writer: ReplayWriter,
+    spec: EnvSpec,
+    policy: Policy,
+    target: Target,
+    *,
+    num_envs: int = 8,
+    seed: int = 0,
+    shard: int = 0,
+    ram: bool = True,
+    backend: str = "gymnasium",
+    on_episode: EpisodeCallback | None = None,
+    emulator_threads: int = 0,
+) -> float:
+    """Step ``num_envs`` envs with ``policy`` until ``target``; write episodes as they finish.
+
+    Returns the seconds spent stepping (after the envs were built and reset).
+    ``emulator_threads`` sets the native vector env's threads (0: one per core).
+    """
+    if target.reached(writer.num_steps, writer.num_episodes):
+        return 0.0
+    if backend == "native":
+        return _run_native(
+            writer, spec, policy, target, num_envs, seed, shard, on_episode, emulator_threads
+        )
+    return _run_gym(writer, spec, policy, target, num_envs, seed, shard, ram, on_episode)
+
+
+def _run_gym(writer, spec, policy, target, num_envs, seed, shard, ram, on_episode) -> float:
+    envs = [make_env(spec) for _ in range(num_envs)]
+    ales = [ale_of(e) for e in envs]
+    c = spec.channels
+    next_episode = writer.num_episodes
+    buffers = [EpisodeBuffer() for _ in envs]
+    obs = np.empty((num_envs, *envs[0].observation_space.shape), np.uint8)
+
+    env_seeds = [episode_seed(seed, shard, next_episode + i) for i in range(num_envs)]
+
+    def reset(i: int, first: bool = False) -> None:
+        # Seeding reloads the ROM (~70 ms), so each env is seeded once and its later episodes
+        # continue its random stream; the table records the seed of the env that played it.
+        o, _ = envs[i].reset(seed=env_seeds[i] if first else None)
+        obs[i] = o
+        buffers[i].start(o[-c:], ales[i].getRAM() if ram else None, env_seeds[i])
+
+    active = np.zeros(num_envs, bool)
+
+    def accepting() -> bool:
+        # Start no new episode once the ones in flight will reach the target: they are all
+        # finished and stored, so no emulator step is thrown away.
+        in_flight = [len(b.actions) for b, a in zip(buffers, active, strict=True) if a]
+        return not target.reached(
+            writer.num_steps + sum(in_flight), writer.num_episodes + len(in_flight)
+        )
+
+    try:
+        for i in range(num_envs):
+            if not accepting():
+                break
+            active[i] = True
+            reset(i, first=True)
+        t0 = time.perf_counter()
+        while active.any():
+            idx = np.flatnonzero(active)
+            actions = policy.act(obs if len(idx) == num_envs else obs[idx])
+            for j, i in enumerate(idx.tolist()):
+                o, r, term, trunc, _ = envs[i].step(int(actions[j]))
+                buf = buffers[i]
+                buf.add(o[-c:], ales[i].getRAM() if ram else None, actions[j], r, term, trunc)
+                if term or trunc:
+                    active[i] = False
+                    length, ret = buf.write(writer)
+                    if on_episode:
+                        on_episode(length, ret)
+                    if accepting():
+                        active[i] = True
+                        reset(i)
+                else:
+                    obs[i] = o
+        return time.perf_counter() - t0
+    finally:
+        for env in envs:
+            env.close()
+
+
+def _run_native(
+    writer, spec, policy, target, num_envs, seed, shard, on_episode, emulator_threads=0
+) -> float:
+    # Two half batches in flight: the emulator threads step one while the policy runs on the
+    # other (ale-py's async mode returns whichever envs are ready, named in info["env_id"]).
+    batch = num_envs // 2 if num_envs >= 4 else num_envs
+    venv = make_native_vec_env(spec, num_envs, batch_size=batch, num_threads=emulator_threads)
+    raw, to_cf = venv.env, venv.observations
+    c = spec.channels
+    # Env i is seeded with base + i once; the table records the seed of the env that played it.
+    base = episode_seed(seed, shard, writer.num_episodes) % (2**31 - num_envs)
+    buffers = [EpisodeBuffer() for _ in range(num_envs)]
+    fresh = np.ones(num_envs, bool)  # the next observation of env i starts an episode
+    last_action = np.zeros(num_envs, np.int64)
+    try:
+        obs, info = raw.reset(seed=base)
+        rewards = terms = truncs = np.zeros(len(obs))
+        t0 = time.perf_counter()
+        while True:
+            obs = to_cf(obs)
+            ids = info["env_id"]
+            for j, i in enumerate(ids.tolist()):
+                buf = buffers[i]
+                if fresh[i]:  # first frame after a reset (autoreset: the step's action is moot)
+                    buf.start(obs[j, -c:], None, base + i)
+                    fresh[i] = False
+                    continue
+                buf.add(obs[j, -c:], None, last_action[i], rewards[j], terms[j], truncs[j])
+                if terms[j] or truncs[j]:
+                    length, ret = buf.write(writer)
+                    if on_episode:
+                        on_episode(length, ret)
+                    if target.reached(writer.num_steps, writer.num_episodes):
+                        return time.perf_counter() - t0
+                    fresh[i] = True
+            actions = policy.act(obs)
+            last_action[ids] = actions
+            raw.send(actions)
+            obs, rewards, terms, truncs, info = raw.recv()
+    finally:
+        venv.close()
