@@ -11,10 +11,19 @@ import gin
 import numpy as np
 import pytest
 
+from wm_core import UnknownNameError
 from wm_data.agent import AgentMismatchError, load_agent, read_training_curve
 from wm_data.collect import collect
 from wm_data.envs import EnvSpec
-from wm_data.policies import EpsilonPolicy, PPOPolicy, RandomPolicy, make_policy
+from wm_data.policies import (
+    POLICIES,
+    EpsilonPolicy,
+    PPOPolicy,
+    RandomPolicy,
+    make_policy,
+    needs_agent,
+    policy_needs_agent,
+)
 from wm_data.store import ReplayReader, StoreMismatchError, open_store
 
 TINY = {"size": 16, "max_episode_steps": 25, "num_envs": 2, "progress": False}
@@ -140,10 +149,42 @@ def test_policies() -> None:
 
     mixed = EpsilonPolicy(Constant(), 6, epsilon=0.2, seed=0).act(obs)
     assert (mixed != 6).mean() == pytest.approx(0.2, abs=0.03)  # 20% random
-    with pytest.raises(ValueError, match="policy"):
+    with pytest.raises(UnknownNameError, match="Did you mean 'random'"):
+        make_policy("randm", num_actions=3)
+    with pytest.raises(ValueError, match="policy 'greedy'"):  # also a bad configuration value
         make_policy("greedy", num_actions=3)
+    with pytest.raises(ValueError, match="needs a PPO model"):
+        make_policy("epsilon", num_actions=3)
     with pytest.raises(ValueError, match="epsilon"):
         EpsilonPolicy(Constant(), 6, epsilon=1.5)
+
+
+def test_policy_registry_names_and_a_registered_policy_collects(tmp_path: Path) -> None:
+    assert POLICIES.names() == ["epsilon", "ppo", "random"]
+    assert [policy_needs_agent(n) for n in ("epsilon", "ppo", "random")] == [True, True, False]
+
+    class Noop:
+        name = "noop"
+
+        def act(self, obs: np.ndarray) -> np.ndarray:
+            return np.zeros(len(obs), np.int64)
+
+    @POLICIES.register("noop")
+    def noop(*, num_actions, model=None, epsilon=0.2, deterministic=False, seed=0):
+        return Noop()
+
+    try:
+        assert not policy_needs_agent("noop")
+        res = collect(tmp_path / "noop", target_steps=None, target_episodes=1, policy="noop",
+                      **TINY)  # fmt: skip
+        with open_store(res.path) as r:
+            assert r.metadata["policy"] == "noop" and not r.episode(0).actions.any()
+    finally:
+        POLICIES.unregister("noop")
+    assert needs_agent(noop).needs_agent is True
+    with pytest.raises(UnknownNameError, match="Known collection policies"):
+        collect(tmp_path / "never", policy="noop", **TINY)
+    assert not (tmp_path / "never").exists()
 
 
 def test_ppo_trains_from_scratch_then_loads(tmp_path: Path) -> None:
@@ -160,6 +201,8 @@ def test_ppo_trains_from_scratch_then_loads(tmp_path: Path) -> None:
     curve = read_training_curve(agent)
     assert len(curve) >= 10 and (curve["l"] <= 20).all()  # episodes logged while training
     stamp = agent.stat().st_mtime_ns
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".ppo")) == []  # no temp
+    assert agent.read_bytes()[:2] == b"PK"  # a zip, saved under its own name
     res2 = collect(
         out, target_steps=None, target_episodes=4, policy="epsilon", agent_steps=256, **kw
     )

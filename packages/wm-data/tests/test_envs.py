@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
-from wm_data.envs import ale_of, game_name, make_env
+from wm_data.envs import EnvSpec, ale_of, game_name, make_env
 from wm_data.vector import make_vec_env
 
 
@@ -60,9 +61,53 @@ def test_unknown_env_id() -> None:
         make_env("ALE/NoSuchGame-v5")
 
 
-def test_game_name() -> None:
-    assert game_name("ALE/Assault-v5") == "assault"
-    assert game_name("ALE/SpaceInvaders-v5") == "space_invaders"
+@pytest.mark.parametrize(
+    ("env_id", "game"),
+    [
+        ("ALE/Assault-v5", "assault"),
+        ("ALE/SpaceInvaders-v5", "space_invaders"),
+        ("SpaceInvadersNoFrameskip-v4", "space_invaders"),
+        ("ALE/SpaceInvaders-ram-v5", "space_invaders"),
+        ("AssaultDeterministic-v4", "assault"),
+        ("ALE/MontezumaRevenge-v5", "montezuma_revenge"),
+        ("ALE/TicTacToe3D-v5", "tic_tac_toe_3d"),
+        ("ALE/Pitfall2-v5", "pitfall2"),
+        ("Custom/MyGame-v0", "my_game"),
+    ],
+)
+def test_game_name(env_id: str, game: str) -> None:
+    assert game_name(env_id) == game
+
+
+def test_game_name_is_a_rom_id_for_every_registered_atari_env() -> None:
+    from ale_py.roms import get_all_rom_ids
+
+    roms = set(get_all_rom_ids())
+    ids = [i for i in gym.registry if i.startswith("ALE/")]
+    assert ids and {i: game_name(i) for i in ids if game_name(i) not in roms} == {}
+
+
+def test_env_spec_is_the_one_configuration() -> None:
+    spec = EnvSpec(size=20, frame_stack=2, grayscale=False)
+    assert EnvSpec.coerce(spec) is spec
+    assert EnvSpec.coerce(spec, size=24) == EnvSpec(size=24, frame_stack=2, grayscale=False)
+    assert EnvSpec.coerce("ALE/Pong-v5", size=20).env_id == "ALE/Pong-v5"
+    assert spec.observation_shape == (6, 20, 20) and spec.game == "assault"
+    assert make_env(spec, seed=0).observation_space.shape == spec.observation_shape
+    with pytest.raises(TypeError, match="colour"):
+        make_env(size=16, colour=True)
+
+
+def test_env_spec_round_trips_through_metadata() -> None:
+    spec = EnvSpec(size=20, sticky=0.25, max_episode_steps=50, noop_max=0)
+    meta = spec.metadata()
+    assert meta["obs_shape"] == [1, 20, 20] and meta["env_spec"]["id"] == spec.env_id
+    assert EnvSpec.from_metadata(meta) == spec
+    assert EnvSpec.from_metadata({"env_id": "ALE/Pong-v5"}) == EnvSpec(env_id="ALE/Pong-v5")
+    with pytest.raises(ValueError, match="obs_shape"):
+        EnvSpec.from_metadata({**meta, "obs_shape": [3, 20, 20]})
+    with pytest.raises(ValueError, match="env_id"):
+        EnvSpec.from_metadata({"size": 20})
 
 
 @pytest.mark.parametrize("grayscale", [True, False])
@@ -87,7 +132,8 @@ def test_native_vector_env_reproduces_make_env(grayscale: bool) -> None:
 
 
 def test_sync_vector_env_and_bad_backend() -> None:
-    venv = make_vec_env(2, size=16, backend="sync", max_episode_steps=10, seed=0)
+    spec = EnvSpec(size=16, max_episode_steps=10)
+    venv = make_vec_env(2, spec, backend="sync", seed=0)
     obs, _ = venv.reset(seed=0)
     assert obs.shape == (2, 4, 16, 16)
     venv.close()

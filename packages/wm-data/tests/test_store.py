@@ -220,3 +220,20 @@ def test_structured_metadata_round_trips(tmp_path: Path, write_store) -> None:
     with h5py.File(path, "r") as f:
         assert json.loads(f.attrs["extra_info"]) == {"a": [1, 2]}
     assert os.path.getsize(path) > 0
+
+
+def test_store_records_the_env_it_was_collected_in(tiny_store: Path) -> None:
+    from wm_data.envs import EnvSpec, make_env
+
+    with open_store(tiny_store) as r:
+        spec = EnvSpec.from_metadata(r.metadata)
+        frame = r.episode(0).frames[0]
+    assert spec == EnvSpec(size=16, max_episode_steps=30)
+    obs, _ = make_env(spec).reset(seed=0)
+    assert obs.shape[1:] == frame.shape[1:] and obs.shape[0] == spec.frame_stack * frame.shape[0]
+
+
+def test_new_store_appears_whole_and_leaves_no_temporary_file(tmp_path: Path, write_store) -> None:
+    write_store(tmp_path / "s.h5", [3])
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [".s.h5.lock", "s.h5"]
