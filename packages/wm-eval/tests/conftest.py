@@ -2,13 +2,13 @@
 
 wm-eval must not depend on wm-train, so the runs are built here directly: modules from
 ``wm_models.build``, trained for a few plain torch steps on the store, saved with
-``wm_models.save_checkpoint`` next to a ``run.json``.
+``wm_models.save_checkpoint`` next to a ``run.json`` written by ``wm_core.write_manifest``
+(the format wm-train writes through the same code).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,9 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wm_core import ModuleRecord, RunManifest, write_manifest
 from wm_data import WindowDataset
 from wm_data.testing import make_tiny_store
-from wm_models import build, save_checkpoint
+from wm_models import build, module_spec, save_checkpoint
 
 SIZE = 16
 CONTEXT = 4
@@ -109,28 +110,31 @@ def _write_run(
     reward_source: str | None = None,
 ) -> Path:
     path.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "workflow": workflow,
-        "init_from": str(init_from) if init_from else None,
-        "modules": {
-            role: {
-                "trained": role in trained,
-                "source": "built" if role in trained or not init_from else str(init_from),
-            }
-            for role in modules
+    manifest = RunManifest(
+        workflow=workflow,
+        status="finished",
+        init_from=str(init_from) if init_from else None,
+        modules={
+            role: ModuleRecord(
+                name=module_spec(module)["name"],
+                kind=module_spec(module)["kind"],
+                trained=role in trained,
+                source="built" if role in trained or not init_from else str(init_from),
+            )
+            for role, module in modules.items()
         },
-        "data": {
+        data={
             "paths": [str(store)],
             "context": CONTEXT,
             "horizon": 1,
             "val_fraction": 0.15,
             "split_seed": 0,
         },
-        "reward_source": reward_source,
-        "status": "finished",
-        "epochs_done": 1,
-    }
-    (path / "run.json").write_text(json.dumps(meta, indent=2))
+        loss={"reward_source": reward_source} if reward_source else {},
+        latent_dim=LATENT,
+        epochs_done=1,
+    )
+    write_manifest(path, manifest)
     save_checkpoint(path / "checkpoints" / "best.pt", modules, extra={"epoch": 1})
     return path
 

@@ -7,13 +7,7 @@ import pytest
 import torch
 
 from wm_eval.baselines import CopyLatentPredictor, copy_last_frame, random_encoder, spec_key
-from wm_eval.probes.ram_maps import (
-    ASSAULT,
-    assault_score,
-    game_name,
-    select_variables,
-    state_matrix,
-)
+from wm_eval.probes.ram_maps import ASSAULT, assault_score, select_variables, state_matrix
 from wm_models import build, module_spec
 
 
@@ -48,10 +42,11 @@ def test_copy_predictors():
     assert torch.equal(copy_last_frame(frames, context=4), frames[:, 3])
 
 
-def test_game_names():
-    assert game_name("ALE/Assault-v5") == "assault"
-    assert game_name("AssaultNoFrameskip-v4") == "assault"
-    assert game_name("ALE/Pong-v5") == "pong"
+@pytest.mark.parametrize("env_id", ["ALE/Assault-v5", "AssaultNoFrameskip-v4", "Assault-v4"])
+def test_every_form_of_an_env_id_finds_the_ram_map(env_id):
+    """The lookup goes through wm_data.envs.game_name, whatever form of the name it returns."""
+    ram = np.zeros((4, 128), dtype=np.uint8)
+    assert select_variables(env_id, ram, top_bytes=4) == list(ASSAULT)
 
 
 def test_assault_map_and_bcd_score():

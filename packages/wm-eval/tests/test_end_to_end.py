@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from wm_core import read_manifest, write_manifest
 from wm_data.testing import make_tiny_store
 from wm_eval import EvalConfig, evaluate
 from wm_eval.cli import main
+from wm_eval.headline import HEADLINE_SPECS
 
 SMALL = dict(
     device="cpu",
@@ -70,18 +72,18 @@ def test_headline_copies_the_tables(report):
     rows = rep.headline.to_dict()["rows"]
     recon, rollout = _table(rep, "reconstruction"), _table(rep, "rollout")
     assert rows["next_frame_l1"]["values"] == {
-        "jepa": recon.value("L1", "jepa/jepa_decoder"),
-        "encoder_decoder": recon.value("L1", "encoder_decoder"),
+        "jepa": recon.value("l1", "jepa/jepa_decoder"),
+        "encoder_decoder": recon.value("l1", "encoder_decoder"),
     }
     assert rows["next_frame_l1"]["baseline"]["values"] == {
-        "copy-last-frame": recon.value("L1", "copy-last-frame")
+        "copy-last-frame": recon.value("l1", "copy-last-frame")
     }
     assert rows["latent_1step_error"]["values"]["jepa"] == rollout.value("k=1", "jepa")
     assert rows["decoded_rollout_mse"]["source"]["row"] == "k=3"
     reward = _table(rep, "reward")
     stem = "jepa/jepa_dynamics_reward [trained on predicted]"
     assert rows["reward_mse_predicted_next"]["values"]["jepa"] == reward.value(
-        "MSE", f"{stem}: predicted next"
+        "mse", f"{stem}: predicted next"
     )
     for key in (
         "state_probe_r2",
@@ -99,22 +101,20 @@ def test_representation_columns_and_values(report):
     assert t.columns[:2] == ["jepa", "encoder_decoder"]
     assert t.baselines == ["random-init conv"]  # same architecture: one shared baseline
     for col in t.columns:
-        trust = t.value("trustworthiness vs pixels (k=5)", col)
+        trust = t.value("trustworthiness/pixels", col)
         assert trust is not None and 0.0 <= trust <= 1.0
-        assert t.value("trustworthiness vs RAM state (k=5)", col) is not None
-        assert (
-            t.value("noise robustness sigma=0.01", col)
-            <= t.value("noise robustness sigma=0.1", col) + 1e-9
-        )
+        assert t.value("trustworthiness/ram_state", col) is not None
+        assert t.value("noise/sigma=0.01", col) <= t.value("noise/sigma=0.1", col) + 1e-9
     c = _table(rep, "collapse")
-    assert c.value("latent dim D", "jepa") == 16
-    assert 1.0 <= c.value("participation ratio", "random-init conv") <= 16
+    assert c.value("latent_dim", "jepa") == 16
+    assert 1.0 <= c.value("participation_ratio", "random-init conv") <= 16
 
 
 def test_state_probe_uses_assault_ram_map(report):
     rep, _ = report
     t = _table(rep, "state")
-    assert "player_x (R²)" in t.rows and "lives (accuracy)" in t.rows
+    assert "r2/player_x" in t.rows and "accuracy/lives" in t.rows
+    assert t.label("r2/player_x") == "player_x (R²)"
     assert "constant (train mean / majority)" in t.baselines
 
 
@@ -135,18 +135,18 @@ def test_reconstruction_uses_derived_decoder(report):
     t = _table(rep, "reconstruction")
     assert set(t.columns) == {"copy-last-frame", "jepa/jepa_decoder", "encoder_decoder"}
     for col in t.columns:
-        assert 0 <= t.value("MSE", col) <= 1
-        assert t.value("PSNR (dB)", col) > 0
-        assert 0 <= t.value("L1 on changed pixels", col) <= 1
-    share = t.value("share of pixels that change", "copy-last-frame")
+        assert 0 <= t.value("mse", col) <= 1
+        assert t.value("psnr", col) > 0
+        assert 0 <= t.value("l1_changed", col) <= 1
+    share = t.value("changed_share", "copy-last-frame")
     assert 0 < share < 1
-    assert t.value("share of pixels that change", "encoder_decoder") == share
+    assert t.value("changed_share", "encoder_decoder") == share
 
 
 def test_reward_information_probe_has_pixel_random_and_chance_baselines(report):
     rep, _ = report
     t = _table(rep, "reward_information")
-    auroc, ap = "AUROC of reward>0, linear probe", "average precision of reward>0, linear probe"
+    auroc, ap = "auroc", "average_precision"
     assert t.baselines == ["random-init conv", "pixels, 16×16 pooled (s, s')", "chance"]
     assert t.value(auroc, "chance") == 0.5
     share = t.value(ap, "chance")
@@ -161,18 +161,18 @@ def test_reward_heads_true_and_predicted_next(report):
     t = _table(rep, "reward")
     jepa = "jepa/jepa_dynamics_reward [trained on predicted]"
     ed = "encoder_decoder/reward [trained on true]"
-    assert t.value("MSE", f"{jepa}: true next") is not None
-    assert t.value("MSE", f"{jepa}: predicted next") is not None
-    gap = t.value("MSE gap (predicted − true next)", f"{jepa}: predicted next")
+    assert t.value("mse", f"{jepa}: true next") is not None
+    assert t.value("mse", f"{jepa}: predicted next") is not None
+    gap = t.value("mse_gap", f"{jepa}: predicted next")
     assert gap == pytest.approx(
-        t.value("MSE", f"{jepa}: predicted next") - t.value("MSE", f"{jepa}: true next")
+        t.value("mse", f"{jepa}: predicted next") - t.value("mse", f"{jepa}: true next")
     )
     # the reward predictor's checkpoint has no predictor: the parent run's is used
-    assert t.value("MSE", f"{ed}: predicted next") is not None
-    assert t.value("MSE", "constant (train mean)") is not None
+    assert t.value("mse", f"{ed}: predicted next") is not None
+    assert t.value("mse", "constant (train mean)") is not None
     # the fixture store has non-zero rewards in the validation split
-    assert t.value("AUROC of reward>0", f"{ed}: true next") is not None
-    assert t.value("MSE on reward≠0 steps", "constant (train mean)") > 0
+    assert t.value("auroc_positive", f"{ed}: true next") is not None
+    assert t.value("mse_nonzero", "constant (train mean)") > 0
 
 
 def test_missing_components_give_na(runs, tmp_path):
@@ -184,8 +184,8 @@ def test_missing_components_give_na(runs, tmp_path):
     cfg = EvalConfig(**{**SMALL, "probes": ("reconstruction", "reward", "rollout")})
     rep = evaluate([lone, broken], tmp_path / "out", cfg)
     recon = _table(rep, "reconstruction")
-    assert recon.value("MSE", "jepa") is None
-    assert recon.value("MSE", "crashed") is None
+    assert recon.value("mse", "jepa") is None
+    assert recon.value("mse", "crashed") is None
     md = (tmp_path / "out" / "report.md").read_text()
     assert "n/a" in md and "no checkpoint" in md
     assert _table(rep, "rollout").value("k=1", "crashed") is None
@@ -220,9 +220,9 @@ def test_runs_on_different_stores_get_their_own_baselines(runs, tmp_path):
     other = make_tiny_store(tmp_path / "o.h5", episodes=4, max_episode_steps=40, size=16, seed=1)
     moved = tmp_path / "moved" / "encoder_decoder"
     shutil.copytree(runs["encoder_decoder"], moved, ignore=shutil.ignore_patterns("reward"))
-    meta = json.loads((moved / "run.json").read_text())
-    meta["data"]["paths"] = [str(other)]
-    (moved / "run.json").write_text(json.dumps(meta))
+    manifest = read_manifest(moved)
+    manifest.data["paths"] = [str(other)]
+    write_manifest(moved, manifest)
     cfg = EvalConfig(**{**SMALL, "probes": ("reconstruction",)})
     rep = evaluate([runs["encoder_decoder"], moved], tmp_path / "out", cfg)
     t = _table(rep, "reconstruction")
@@ -230,7 +230,7 @@ def test_runs_on_different_stores_get_their_own_baselines(runs, tmp_path):
     runs_cols = [c for c in t.columns if c not in t.baselines]
     assert runs_cols[1] == "moved/encoder_decoder"  # same directory name: parent added
     assert runs_cols[0].endswith("/encoder_decoder")
-    a, b = (t.value("MSE", c) for c in t.baselines)
+    a, b = (t.value("mse", c) for c in t.baselines)
     assert a is not None and b is not None and a != b
 
 
@@ -244,13 +244,39 @@ def test_too_long_rollout_is_a_note_not_a_crash(runs, tmp_path):
 def test_data_paths_binding_overrides_run_json(runs, store, tmp_path):
     moved = tmp_path / "nodata" / "encoder_decoder"
     shutil.copytree(runs["encoder_decoder"], moved, ignore=shutil.ignore_patterns("reward"))
-    meta = json.loads((moved / "run.json").read_text())
-    meta["data"]["paths"] = []
-    (moved / "run.json").write_text(json.dumps(meta))
+    manifest = read_manifest(moved)
+    manifest.data["paths"] = []
+    write_manifest(moved, manifest)
     cfg = EvalConfig(**{**SMALL, "probes": ("reconstruction",)})
     rep = evaluate([moved], tmp_path / "a", cfg)
     assert any("data.paths" in n for n in rep.notes)
-    assert _table(rep, "reconstruction").value("MSE", "encoder_decoder") is None
+    assert _table(rep, "reconstruction").value("mse", "encoder_decoder") is None
     cfg = EvalConfig(**{**SMALL, "probes": ("reconstruction",), "data_paths": (str(store),)})
     rep = evaluate([moved], tmp_path / "b", cfg)
-    assert _table(rep, "reconstruction").value("MSE", "encoder_decoder") is not None
+    assert _table(rep, "reconstruction").value("mse", "encoder_decoder") is not None
+
+
+def test_every_headline_key_exists_in_the_tables_its_probe_produces(report):
+    """Built from a real report: each headline spec's table comes from the probe it names and
+    has the row keys it reads, and every headline row has a value for some run."""
+    rep, _ = report
+    for spec in HEADLINE_SPECS:
+        table = rep.table(spec.table)
+        assert table is not None, f"{spec.keys}: no table {spec.table!r}"
+        assert table.probe == spec.probe, f"{spec.table!r} comes from {table.probe!r}"
+        assert spec.required_rows(table), spec.keys
+    rows = rep.headline.to_dict()["rows"]
+    assert list(rows) == [k for spec in HEADLINE_SPECS for k in spec.keys]
+    for key, row in rows.items():
+        assert any(v is not None for v in row["values"].values()), key
+
+
+def test_report_json_rows_by_key_with_labels(report):
+    _, out = report
+    data = json.loads((out / "report.json").read_text())
+    recon = data["tables"]["reconstruction"]
+    assert recon["probe"] == "reconstruction"
+    assert list(recon["rows"]) == ["l1", "mse", "psnr", "l1_changed", "changed_share"]
+    assert recon["labels"]["l1_changed"] == "L1 on changed pixels"
+    assert "| L1 on changed pixels |" in (out / "report.md").read_text()
+    assert data["headline"]["rows"]["next_frame_l1"]["source"]["row"] == "l1"

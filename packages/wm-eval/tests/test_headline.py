@@ -1,4 +1,5 @@
-"""Headline table: values copied from the probe tables, baselines beside them, n/a when absent."""
+"""Headline table: values copied from the probe tables by row key, baselines beside them, n/a
+when a probe or component is absent, an error when a probe table lacks a key it reads."""
 
 from __future__ import annotations
 
@@ -6,14 +7,20 @@ import json
 
 import pytest
 
-from wm_eval.headline import build_headline
-from wm_eval.report import Report, Table
+from wm_eval.headline import HEADLINE_SPECS, build_headline
+from wm_eval.report import Report, RowKeyError, Table
 
 RUNS = {
     "jepa": {"workflow": "jepa", "derived": []},
     "encoder_decoder": {"workflow": "encoder_decoder", "derived": []},
 }
-GAP = "MSE gap (predicted − true next)"
+GAP = "mse_gap"
+LABELS = {  # a few labels, to show that the headline reads keys and shows labels
+    "l1": "L1",
+    "l1_changed": "L1 on changed pixels",
+    "trustworthiness/pixels": "trustworthiness vs pixels (k=5)",
+    "trustworthiness/ram_state": "trustworthiness vs RAM state (k=5)",
+}
 
 
 def _table(name: str, columns: dict[str, bool], rows: dict[str, dict[str, float | None]]) -> Table:
@@ -21,7 +28,7 @@ def _table(name: str, columns: dict[str, bool], rows: dict[str, dict[str, float 
     for col, baseline in columns.items():
         t.add_column(col, baseline=baseline)
     for row, vals in rows.items():
-        t.ensure_row(row)
+        t.add_row(row, LABELS.get(row))
         for col, v in vals.items():
             t.set(row, col, v)
     return t
@@ -42,8 +49,8 @@ def _tables() -> list[Table]:
             "reconstruction",
             {"jepa": False, "encoder_decoder": False, "copy-last-frame": True},
             {
-                "L1": {"jepa": None, "encoder_decoder": 0.04, "copy-last-frame": 0.02},
-                "L1 on changed pixels": {"encoder_decoder": 0.3, "copy-last-frame": 0.5},
+                "l1": {"jepa": None, "encoder_decoder": 0.04, "copy-last-frame": 0.02},
+                "l1_changed": {"encoder_decoder": 0.3, "copy-last-frame": 0.5},
             },
         ),
         _table(
@@ -76,7 +83,7 @@ def _tables() -> list[Table]:
             "reward",
             reward_cols,
             {
-                "MSE": {
+                "mse": {
                     "constant (train mean)": 9.0,
                     f"{jd}: true next": 8.0,
                     f"{jd}: predicted next": 7.0,
@@ -94,7 +101,7 @@ def _tables() -> list[Table]:
             "reward_information",
             {**enc_cols, "pixels, 16×16 pooled (s, s')": True, "chance": True},
             {
-                "AUROC of reward>0, linear probe": {
+                "auroc": {
                     "jepa": 0.7,
                     "encoder_decoder": 0.6,
                     "random-init conv": 0.55,
@@ -107,22 +114,28 @@ def _tables() -> list[Table]:
             "state",
             {**enc_cols, "constant (train mean / majority)": True},
             {
-                "score (R²)": {"jepa": 0.5, "encoder_decoder": 0.2, "random-init conv": 0.3},
-                "player_x (R²)": {"jepa": 0.1, "encoder_decoder": None, "random-init conv": 0.1},
-                "lives (accuracy)": {"jepa": 0.9, "encoder_decoder": 0.9},
+                "r2/score": {"jepa": 0.5, "encoder_decoder": 0.2, "random-init conv": 0.3},
+                "r2/player_x": {"jepa": 0.1, "encoder_decoder": None, "random-init conv": 0.1},
+                "accuracy/lives": {"jepa": 0.9, "encoder_decoder": 0.9},
             },
         ),
         _table(
             "collapse",
             enc_cols,
-            {"effective rank / D": {"jepa": 0.6, "encoder_decoder": 0.06, "random-init conv": 0.7}},
+            {
+                "effective_rank_frac": {
+                    "jepa": 0.6,
+                    "encoder_decoder": 0.06,
+                    "random-init conv": 0.7,
+                }
+            },
         ),
         _table(
             "representation",
             enc_cols,
             {
-                "trustworthiness vs pixels (k=5)": {"jepa": 0.1},
-                "trustworthiness vs RAM state (k=5)": {
+                "trustworthiness/pixels": {"jepa": 0.1},
+                "trustworthiness/ram_state": {
                     "jepa": 0.67,
                     "encoder_decoder": 0.63,
                     "random-init conv": 0.66,
@@ -166,6 +179,35 @@ def test_values_and_baselines_are_copied_from_the_tables():
     trust = rows["trustworthiness_ram"]
     assert trust["metric"] == "trustworthiness vs RAM state (k=5)"
     assert trust["values"] == {"jepa": 0.67, "encoder_decoder": 0.63}
+
+
+def test_labels_are_free_to_change():
+    tables = _tables()
+    recon = next(t for t in tables if t.name == "reconstruction")
+    recon.add_row("l1", "mean absolute error")
+    rows = _rows(Report(runs=RUNS, tables=tables))
+    assert rows["next_frame_l1"]["values"] == {"jepa": None, "encoder_decoder": 0.04}
+    assert rows["next_frame_l1"]["source"]["row"] == "l1"
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [("reconstruction", "l1"), ("reward", "mse"), ("collapse", "effective_rank_frac")],
+)
+def test_a_probe_table_without_a_headline_key_fails(table, key):
+    tables = _tables()
+    t = next(t for t in tables if t.name == table)
+    t.rows[f"{key}_renamed"] = t.rows.pop(key)
+    with pytest.raises(RowKeyError, match=f"table '{table}' has no row '{key}'"):
+        build_headline(Report(runs=RUNS, tables=tables))
+
+
+def test_every_spec_names_its_probe_and_a_unique_key():
+    from wm_eval.probes import PROBES
+
+    keys = [k for spec in HEADLINE_SPECS for k in spec.keys]
+    assert len(keys) == len(set(keys)) == 11
+    assert all(spec.probe in PROBES for spec in HEADLINE_SPECS)
 
 
 def test_reward_rows_prefer_the_head_trained_on_true_next_latents():

@@ -78,6 +78,23 @@ def test_effective_rank_bounds(rng):
     assert effective_rank(np.zeros((10, 5))) == 0.0
 
 
+@pytest.mark.parametrize("value", [0.0, 0.1, 7.3, -3.3e-5, 1e6])
+def test_a_constant_cloud_has_effective_rank_zero(value):
+    """The agreed rule (wm-train's diagnostics too): a constant cloud has rank 0, not 1, even
+    when centring it leaves rounding residues (0.1 is not exact in binary)."""
+    z = np.full((100, 8), value)
+    assert effective_rank(z) == 0.0
+    assert participation_ratio(z) == 0.0
+    stats = collapse_stats(z)
+    assert stats["effective_rank"] == stats["effective_rank_frac"] == 0.0
+
+
+def test_a_small_real_spread_on_a_large_offset_still_counts(rng):
+    z = np.full((200, 8), 1e3)
+    z[:, 0] += rng.normal(size=200) * 1e-6
+    assert effective_rank(z) == pytest.approx(1.0)
+
+
 # --- neighbourhoods --------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.manifold import trustworthiness as sk_trustworthiness
 
+from wm_core import UnknownNameError
 from wm_eval import EvalConfig
 from wm_eval.metrics import continuity, trustworthiness, twonn_dimension
 
@@ -58,7 +59,7 @@ def test_twonn_on_a_curve_is_one():
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("probes", ("representation", "bogus")),
+        ("probes", "representation"),
         ("max_samples", 0),
         ("pixel_space", "rgb"),
         ("noise_sigmas", (-0.1,)),
@@ -68,6 +69,23 @@ def test_twonn_on_a_curve_is_one():
 def test_config_errors_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         EvalConfig(**{field: value})
+
+
+def test_unknown_probe_names_the_field_and_the_closest_probe():
+    with pytest.raises(UnknownNameError, match="probes: Unknown probe 'representaton'") as err:
+        EvalConfig(probes=("representaton",))
+    assert "Did you mean 'representation'?" in str(err.value)
+    assert "wm_eval.plugins" in str(err.value)
+    assert "reward" in err.value.known
+
+
+def test_default_probes_come_from_the_registry_in_report_order():
+    from wm_eval.probes import PROBES, default_probes
+
+    assert EvalConfig().probes == default_probes()
+    builtin = ("representation", "state", "rollout", "reconstruction", "reward")
+    assert default_probes()[:5] == builtin
+    assert set(default_probes()) == set(PROBES.names())
 
 
 def test_package_never_imports_wm_train():

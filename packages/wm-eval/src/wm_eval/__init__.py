@@ -15,10 +15,15 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "EvalConfig": "wm_eval.config",
+    "EvalSession": "wm_eval.session",
     "evaluate": "wm_eval.evaluation",
+    "HEADLINE_SPECS": "wm_eval.headline",
     "Headline": "wm_eval.headline",
     "build_headline": "wm_eval.headline",
+    "PROBES": "wm_eval.probes",
+    "probe": "wm_eval.probes",
     "Report": "wm_eval.report",
+    "RowKeyError": "wm_eval.report",
     "Table": "wm_eval.report",
     "RunError": "wm_eval.runs",
     "RunInfo": "wm_eval.runs",

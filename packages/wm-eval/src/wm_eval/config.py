@@ -5,12 +5,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-ALL_PROBES = ("representation", "state", "rollout", "reconstruction", "reward")
+POSITIVE = (
+    "batch_size",
+    "max_samples",
+    "neighbour_samples",
+    "n_neighbors",
+    "noise_samples",
+    "probe_train_samples",
+    "rollout_horizon",
+)
 
 
 @dataclass
 class EvalConfig:
     """What to evaluate and how much data to use.
+
+    ``probes``: names in the probe registry (``wm_eval.probes.PROBES``, plugins included);
+    None runs every registered probe in the registry's default order. An unknown name raises
+    ``wm_core.UnknownNameError`` with the closest known names.
 
     Subsampling (all deterministic from ``seed``): every probe draws at most
     ``max_samples`` validation windows; the neighbourhood metrics (trustworthiness,
@@ -19,7 +31,7 @@ class EvalConfig:
     windows; noise robustness encodes ``noise_samples`` windows per noise level.
     """
 
-    probes: tuple[str, ...] = ALL_PROBES
+    probes: tuple[str, ...] | None = None
     device: str = "auto"
     batch_size: int = 256
     seed: int = 0
@@ -39,19 +51,14 @@ class EvalConfig:
     data_paths: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        self.probes = tuple(self.probes)
-        unknown = sorted(set(self.probes) - set(ALL_PROBES))
-        if unknown:
-            raise ValueError(f"probes: unknown {unknown}; known: {list(ALL_PROBES)}")
-        for name in (
-            "batch_size",
-            "max_samples",
-            "neighbour_samples",
-            "n_neighbors",
-            "noise_samples",
-            "probe_train_samples",
-            "rollout_horizon",
-        ):
+        from wm_eval.probes import check_probes, default_probes  # the registry imports torch
+
+        if self.probes is None:
+            self.probes = default_probes()
+        elif isinstance(self.probes, str):
+            raise ValueError(f"probes: a tuple of probe names, got the string {self.probes!r}")
+        self.probes = check_probes(tuple(self.probes))
+        for name in POSITIVE:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
         if self.pixel_space not in ("context", "last_frame"):

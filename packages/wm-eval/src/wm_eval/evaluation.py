@@ -9,14 +9,15 @@ from pathlib import Path
 
 import torch
 
+from wm_core import resolve_device
 from wm_eval.config import EvalConfig
-from wm_eval.context import EvalContext
 from wm_eval.data import DataSource
 from wm_eval.headline import build_headline
-from wm_eval.models import load_group, resolve_device
+from wm_eval.loading import load_group
 from wm_eval.probes import PROBES
 from wm_eval.report import Report
 from wm_eval.runs import RunInfo, discover
+from wm_eval.session import EvalSession
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +45,20 @@ def _shown(path: Path | None) -> str | None:
 
 
 def _describe(run: RunInfo) -> dict:
+    """A run as report.json lists it (paths as the user typed them)."""
     return {
         "path": _shown(run.path),
         "workflow": run.workflow,
         "checkpoint": _shown(run.checkpoint),
-        "status": run.meta.get("status"),
-        "epochs_done": run.meta.get("epochs_done"),
+        "status": run.status,
+        "epochs_done": run.epochs_done,
         "derived": [
             {
                 "name": d.name,
                 "path": _shown(d.path),
                 "workflow": d.workflow,
                 "checkpoint": _shown(d.checkpoint),
-                "reward_source": d.meta.get("reward_source"),
+                "reward_source": d.reward_source,
             }
             for d in run.all_derived()
         ],
@@ -92,11 +94,14 @@ def evaluate(
             continue
         sources[label] = shared.setdefault(src.key, src)
     out_dir.mkdir(parents=True, exist_ok=True)  # only once every run and checkpoint is read
-    ctx = EvalContext(config, device, out_dir, groups, sources, report)
+    session = EvalSession(config, device, out_dir, groups, sources, report)
     for name in config.probes:
         t0 = time.perf_counter()
         try:
-            report.tables.extend(PROBES[name](ctx))
+            tables = PROBES.get(name)(session)
+            for table in tables:
+                table.probe = name
+            report.tables.extend(tables)
         except ValueError as exc:  # e.g. no windows as long as the rollout horizon
             report.notes.append(f"probe {name!r} skipped: {exc}")
             log.warning("probe %s skipped: %s", name, exc)

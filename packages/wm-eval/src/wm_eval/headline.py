@@ -1,23 +1,24 @@
 """The headline: one compact table that answers "which world model is better" first.
 
 Every number is copied from the probe tables already computed (nothing is measured again),
-so the headline can never disagree with the detailed tables below it. A row whose probe
-did not run, or a run without the component it needs, shows "n/a".
+so the headline can never disagree with the detailed tables below it. Each headline row names
+its source by **row key** (``HEADLINE_SPECS``), never by label: a probe that did not run, or a
+run without the component a row needs, shows "n/a", but a probe table that lacks a key the
+headline reads is a bug and raises ``RowKeyError``.
 """
 
 from __future__ import annotations
 
-import re
+import fnmatch
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from wm_eval.report import NA, Report, Table, fmt
+from wm_eval import columns as C
+from wm_eval.report import NA, Report, Table, clean, fmt
 
 LOWER, HIGHER, NEAR_ZERO = "lower", "higher", "closer to 0"
-COPY_LATENT_SUFFIX = " · copy-latent"
-REWARD_GAP_ROW = "MSE gap (predicted − true next)"
-TRUE_NEXT, PRED_NEXT, COPY_NEXT = ": true next", ": predicted next", ": copy-latent"
+BaselineFilter = Callable[[str, Sequence[str]], bool]
 
 
 @dataclass
@@ -101,242 +102,265 @@ class Headline:
         }
 
 
-def _owner(column: str, runs: Sequence[str]) -> str | None:
-    """The run a column belongs to: its own label, ``run/derived...`` or ``run · baseline``."""
-    hits = [
-        r for r in runs if column == r or column.startswith((f"{r}/", f"{r}{COPY_LATENT_SUFFIX}"))
-    ]
-    return max(hits, key=len) if hits else None
+# -- reading the tables ------------------------------------------------------------------------
 
 
-def _run_columns(table: Table, runs: Sequence[str]) -> dict[str, list[str]]:
+def run_columns(table: Table, runs: Sequence[str]) -> dict[str, list[str]]:
     """Each run's non-baseline columns, in table order."""
     out: dict[str, list[str]] = {r: [] for r in runs}
     for c in table.columns:
-        owner = _owner(c, runs)
-        if owner is not None and c not in table.baselines:
-            out[owner].append(c)
+        run = C.owner(c, runs)
+        if run is not None and c not in table.baselines:
+            out[run].append(c)
     return out
 
 
-def _first_value(table: Table, row: str, columns: Sequence[str]) -> tuple[float | None, str | None]:
-    """The first of ``columns`` with a value on ``row`` (a run may own several)."""
-    for c in columns:
-        v = table.value(row, c)
-        if v is not None:
-            return v, c
-    return None, (columns[0] if columns else None)
+def _mean(table: Table, keys: Sequence[str], column: str) -> float | None:
+    vals = [v for k in keys if (v := table.value(k, column)) is not None]
+    return sum(vals) / len(vals) if vals else None
 
 
-def _simple_row(
-    tables: dict[str, Table],
-    runs: Sequence[str],
-    *,
-    key: str,
-    metric: str | Callable[[str], str],
-    better: str,
-    table: str,
-    row: Callable[[Table], str | None],
-    baseline_name: str,
-    baseline: Callable[[Table, str], bool],
-) -> HeadlineRow:
-    """A row read straight from one table row: each run's value and the matching baselines."""
-    t = tables.get(table)
-    src_row = row(t) if t is not None else None
-    name = metric(src_row or "") if callable(metric) else metric
-    out = HeadlineRow(key, name, better, dict.fromkeys(runs), baseline_name, source_table=table)
-    if t is None or src_row is None:
-        return out
-    out.source_row = src_row
-    for run, cols in _run_columns(t, runs).items():
-        out.values[run], out.source_columns[run] = _first_value(t, src_row, cols)
-    out.baseline = {c: t.value(src_row, c) for c in t.baselines if baseline(t, c)}
-    return out
+def prefixes(*names: str) -> BaselineFilter:
+    """Baseline columns whose label starts with one of ``names``."""
+    return lambda column, _runs: column.startswith(names)
 
 
-def _largest_k(table: Table) -> str | None:
-    ks = [int(m.group(1)) for r in table.rows if (m := re.fullmatch(r"k=(\d+)", r))]
-    return f"k={max(ks)}" if ks else None
+def copy_latent_of_runs(column: str, runs: Sequence[str]) -> bool:
+    """The per-run copy-current-latent baseline columns."""
+    return column.endswith(C.COPY_LATENT_SUFFIX) and C.owner(column, runs) is not None
 
 
-def _starts(prefix: str) -> Callable[[Table], str | None]:
-    return lambda t: next((r for r in t.rows if r.startswith(prefix)), None)
+@dataclass(frozen=True)
+class RowSpec:
+    """A headline row read from one probe table: a row key, or a family of keys.
 
+    ``row`` is a key (it must exist once the table does) or an fnmatch pattern such as
+    ``"k=*"`` (data-dependent rows, n/a when none): ``reduce='last'`` reads the family's last
+    row in table order, ``'mean'`` averages each column over the family. ``metric`` may name
+    the source row's ``{label}`` and the family size ``{n}``; ``metric_na`` is shown when the
+    table or the family is missing.
+    """
 
-def _exact(name: str) -> Callable[[Table], str | None]:
-    return lambda t: name if name in t.rows else None
+    key: str
+    metric: str
+    better: str
+    probe: str
+    table: str
+    row: str
+    baseline_name: str
+    baselines: BaselineFilter
+    reduce: str = "one"
+    metric_na: str | None = None
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The headline row keys this spec fills."""
+        return (self.key,)
 
-def _prefix_baseline(prefix: str) -> Callable[[Table, str], bool]:
-    return lambda _t, c: c.startswith(prefix)
+    def source_rows(self, table: Table) -> list[str]:
+        """The row keys this spec reads from ``table``; a missing fixed key raises."""
+        if self.reduce == "one":
+            return [table.require(self.row)]
+        family = [k for k in table.rows if fnmatch.fnmatchcase(k, self.row)]
+        return family[-1:] if self.reduce == "last" else family
 
-
-def _copy_latent_of(runs: Sequence[str]) -> Callable[[Table, str], bool]:
-    return lambda _t, c: c.endswith(COPY_LATENT_SUFFIX) and _owner(c, runs) is not None
-
-
-def _state_r2_row(tables: dict[str, Table], runs: Sequence[str]) -> HeadlineRow:
-    """Mean R² over the continuous RAM variables (categorical ones are scored by accuracy)."""
-    t = tables.get("state")
-    r2_rows = [r for r in t.rows if r.endswith("(R²)")] if t is not None else []
-    out = HeadlineRow(
-        "state_probe_r2",
-        f"state-probe R², mean of {len(r2_rows)} continuous RAM variables",
-        HIGHER,
-        dict.fromkeys(runs),
-        "random-init encoder",
-        source_table="state",
-    )
-    if t is None or not r2_rows:
-        return out
-    out.source_row = "mean of rows ending '(R²)'"
-
-    def mean(column: str) -> float | None:
-        vals = [v for r in r2_rows if (v := t.value(r, column)) is not None]
-        return sum(vals) / len(vals) if vals else None
-
-    for run, cols in _run_columns(t, runs).items():
-        for c in cols:
-            if (v := mean(c)) is not None:
-                out.values[run], out.source_columns[run] = v, c
-                break
-    out.baseline = {c: mean(c) for c in t.baselines if c.startswith("random-init")}
-    return out
-
-
-def _reward_head(t: Table, columns: Sequence[str]) -> str | None:
-    """Column stem of the run's reward head: trained on true next latents first, then others."""
-    stems = [c[: -len(TRUE_NEXT)] for c in columns if c.endswith(TRUE_NEXT)]
-    stems.sort(key=lambda s: "[trained on true]" not in s)  # stable: table order otherwise
-    with_value = [s for s in stems if t.value("MSE", s + TRUE_NEXT) is not None]
-    return (with_value or stems or [None])[0]
-
-
-def _reward_rows(tables: dict[str, Table], runs: Sequence[str]) -> list[HeadlineRow]:
-    """Reward MSE from the true and from the predicted next latent, and their gap."""
-    t = tables.get("reward")
-    const = "constant train-mean reward"
-    rows = [
-        HeadlineRow("reward_mse_true_next", "reward MSE, true next latent", LOWER, {}, const),
-        HeadlineRow(
-            "reward_mse_predicted_next", "reward MSE, predicted next latent", LOWER, {}, const
-        ),
-        HeadlineRow(
-            "reward_mse_gap",
-            "reward MSE gap (predicted − true next)",
-            NEAR_ZERO,
-            {},
-            "copy-current-latent (per run)",
-        ),
-    ]
-    for r in rows:
-        r.values = dict.fromkeys(runs)
-        r.source_table = "reward"
-    if t is None:
+    def required_rows(self, table: Table) -> list[str]:
+        """What must exist in a complete table: the key, or at least one row of the family."""
+        rows = self.source_rows(table)
+        if not rows:
+            table.require(self.row)  # raises, naming the pattern and the rows there are
         return rows
-    rows[0].source_row = rows[1].source_row = "MSE"
-    rows[2].source_row = REWARD_GAP_ROW
-    for r in rows[:2]:
-        r.baseline = {c: t.value("MSE", c) for c in t.baselines if c.startswith("constant")}
-    for run, cols in _run_columns(t, runs).items():
-        stem = _reward_head(t, cols)
-        if stem is None:
-            continue
-        true_c, pred_c, copy_c = stem + TRUE_NEXT, stem + PRED_NEXT, stem + COPY_NEXT
-        rows[0].values[run], rows[0].source_columns[run] = t.value("MSE", true_c), true_c
-        rows[1].values[run], rows[1].source_columns[run] = t.value("MSE", pred_c), pred_c
-        rows[2].values[run], rows[2].source_columns[run] = t.value(REWARD_GAP_ROW, pred_c), pred_c
-        true_mse, copy_mse = t.value("MSE", true_c), t.value("MSE", copy_c)
-        ok = true_mse is not None and copy_mse is not None
-        rows[2].baseline[copy_c] = copy_mse - true_mse if ok else None
-    return rows
+
+    def build(self, tables: dict[str, Table], runs: Sequence[str]) -> list[HeadlineRow]:
+        t = tables.get(self.table)
+        rows = self.source_rows(t) if t is not None else []
+        label = t.label(rows[0]) if t is not None and len(rows) == 1 else ""
+        na = self.metric_na if self.metric_na is not None else self.metric.format(label="", n=0)
+        metric = self.metric.format(label=label, n=len(rows)) if rows else na
+        out = HeadlineRow(self.key, metric, self.better, dict.fromkeys(runs), self.baseline_name)
+        out.source_table = self.table
+        if t is None or not rows:
+            return [out]
+        out.source_row = rows[0] if self.reduce != "mean" else f"mean of {self.row}"
+        for run, cols in run_columns(t, runs).items():
+            for c in cols:
+                if (v := _mean(t, rows, c)) is not None:
+                    out.values[run], out.source_columns[run] = v, c
+                    break
+            else:
+                out.source_columns[run] = cols[0] if cols else None
+        out.baseline = {c: _mean(t, rows, c) for c in t.baselines if self.baselines(c, runs)}
+        return [out]
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """Reward MSE from the true and from the predicted next latent, and their gap.
+
+    Each run's reward head is the first of its heads trained on true next latents with a value,
+    else its first head.
+    """
+
+    probe: str = "reward"
+    table: str = "reward"
+    mse: str = "mse"
+    gap: str = "mse_gap"
+    keys: tuple[str, ...] = (
+        "reward_mse_true_next",
+        "reward_mse_predicted_next",
+        "reward_mse_gap",
+    )
+
+    def required_rows(self, table: Table) -> list[str]:
+        return [table.require(self.mse), table.require(self.gap)]
+
+    def _empty(self, runs: Sequence[str]) -> list[HeadlineRow]:
+        const = "constant train-mean reward"
+        specs = [
+            ("reward MSE, true next latent", LOWER, const),
+            ("reward MSE, predicted next latent", LOWER, const),
+            ("reward MSE gap (predicted − true next)", NEAR_ZERO, "copy-current-latent (per run)"),
+        ]
+        return [
+            HeadlineRow(k, m, b, dict.fromkeys(runs), base, source_table=self.table)
+            for k, (m, b, base) in zip(self.keys, specs, strict=True)
+        ]
+
+    def _head(self, t: Table, columns: Sequence[str]) -> str | None:
+        stems = [c[: -len(C.TRUE_NEXT)] for c in columns if c.endswith(C.TRUE_NEXT)]
+        trained_on_true = C.TRAINED_ON.format(source="true")
+        stems.sort(key=lambda s: trained_on_true not in s)  # stable: table order otherwise
+        with_value = [s for s in stems if t.value(self.mse, s + C.TRUE_NEXT) is not None]
+        return (with_value or stems or [None])[0]
+
+    def build(self, tables: dict[str, Table], runs: Sequence[str]) -> list[HeadlineRow]:
+        rows = self._empty(runs)
+        t = tables.get(self.table)
+        if t is None:
+            return rows
+        true_row, pred_row, gap_row = rows
+        mse, gap = self.required_rows(t)
+        true_row.source_row = pred_row.source_row = mse
+        gap_row.source_row = gap
+        for r in (true_row, pred_row):
+            r.baseline = {
+                c: t.value(mse, c) for c in t.baselines if c.startswith(C.CONSTANT_REWARD)
+            }
+        for run, cols in run_columns(t, runs).items():
+            stem = self._head(t, cols)
+            if stem is None:
+                continue
+            col = C.reward_head_columns(stem)
+            for r, row_key, c in (
+                (true_row, mse, col["true"]),
+                (pred_row, mse, col["pred"]),
+                (gap_row, gap, col["pred"]),
+            ):
+                r.values[run], r.source_columns[run] = t.value(row_key, c), c
+            true_mse, copy_mse = t.value(mse, col["true"]), t.value(mse, col["copy"])
+            ok = true_mse is not None and copy_mse is not None
+            gap_row.baseline[col["copy"]] = clean(copy_mse - true_mse) if ok else None
+        return rows
+
+
+RANDOM = prefixes(C.RANDOM_INIT)
+COPY_FRAME = prefixes(C.COPY_FRAME)
+
+HEADLINE_SPECS: tuple[RowSpec | RewardSpec, ...] = (
+    RowSpec(
+        "next_frame_l1",
+        "next-frame reconstruction L1 (decoder)",
+        LOWER,
+        "reconstruction",
+        "reconstruction",
+        "l1",
+        C.COPY_FRAME,
+        COPY_FRAME,
+    ),
+    RowSpec(
+        "next_frame_l1_changed",
+        "next-frame L1 on changed pixels (decoder)",
+        LOWER,
+        "reconstruction",
+        "reconstruction",
+        "l1_changed",
+        C.COPY_FRAME,
+        COPY_FRAME,
+    ),
+    RowSpec(
+        "latent_1step_error",
+        "1-step latent prediction error / latent variance",
+        LOWER,
+        "rollout",
+        "rollout",
+        "k=1",
+        "copy-current-latent (per run)",
+        copy_latent_of_runs,
+    ),
+    RowSpec(
+        "decoded_rollout_mse",
+        "decoded rollout pixel MSE at {label}",
+        LOWER,
+        "rollout",
+        "rollout_pixels",
+        "k=*",
+        C.COPY_FRAME,
+        COPY_FRAME,
+        reduce="last",
+        metric_na="decoded rollout pixel MSE at the largest k",
+    ),
+    RewardSpec(),
+    RowSpec(
+        "reward_information_auroc",
+        "reward>0 AUROC, linear probe of frozen (z, z')",
+        HIGHER,
+        "reward",
+        "reward_information",
+        "auroc",
+        "random-init encoder / pooled pixels",
+        prefixes(C.RANDOM_INIT, C.PIXELS),
+    ),
+    RowSpec(
+        "state_probe_r2",
+        "state-probe R², mean of {n} continuous RAM variables",
+        HIGHER,
+        "state",
+        "state",
+        "r2/*",
+        "random-init encoder",
+        RANDOM,
+        reduce="mean",
+    ),
+    RowSpec(
+        "effective_rank_frac",
+        "effective rank / D (collapse)",
+        HIGHER,
+        "representation",
+        "collapse",
+        "effective_rank_frac",
+        "random-init encoder",
+        RANDOM,
+    ),
+    RowSpec(
+        "trustworthiness_ram",
+        "{label}",
+        HIGHER,
+        "representation",
+        "representation",
+        "trustworthiness/ram_state",
+        "random-init encoder",
+        RANDOM,
+        metric_na="trustworthiness vs RAM state",
+    ),
+)
 
 
 def build_headline(report: Report) -> Headline:
-    """The headline of a report from its tables; never fails on missing tables or values."""
+    """The headline of a report from its tables.
+
+    A missing table (probe not run) or value (component missing) gives n/a; a present table
+    without a row key a spec reads raises ``RowKeyError``.
+    """
     runs = list(report.runs)
     tables = {t.name: t for t in report.tables}
-    random_init = _prefix_baseline("random-init")
-    copy_frame = _prefix_baseline("copy-last-frame")
-    rows = [
-        _simple_row(
-            tables,
-            runs,
-            key="next_frame_l1",
-            metric="next-frame reconstruction L1 (decoder)",
-            better=LOWER,
-            table="reconstruction",
-            row=_exact("L1"),
-            baseline_name="copy-last-frame",
-            baseline=copy_frame,
-        ),
-        _simple_row(
-            tables,
-            runs,
-            key="next_frame_l1_changed",
-            metric="next-frame L1 on changed pixels (decoder)",
-            better=LOWER,
-            table="reconstruction",
-            row=_exact("L1 on changed pixels"),
-            baseline_name="copy-last-frame",
-            baseline=copy_frame,
-        ),
-        _simple_row(
-            tables,
-            runs,
-            key="latent_1step_error",
-            metric="1-step latent prediction error / latent variance",
-            better=LOWER,
-            table="rollout",
-            row=_exact("k=1"),
-            baseline_name="copy-current-latent (per run)",
-            baseline=_copy_latent_of(runs),
-        ),
-        _simple_row(
-            tables,
-            runs,
-            key="decoded_rollout_mse",
-            metric=lambda r: f"decoded rollout pixel MSE at {r or 'the largest k'}",
-            better=LOWER,
-            table="rollout_pixels",
-            row=_largest_k,
-            baseline_name="copy-last-frame",
-            baseline=copy_frame,
-        ),
-        *_reward_rows(tables, runs),
-        _simple_row(
-            tables,
-            runs,
-            key="reward_information_auroc",
-            metric="reward>0 AUROC, linear probe of frozen (z, z')",
-            better=HIGHER,
-            table="reward_information",
-            row=_starts("AUROC of reward>0"),
-            baseline_name="random-init encoder / pooled pixels",
-            baseline=lambda _t, c: c.startswith(("random-init", "pixels")),
-        ),
-        _state_r2_row(tables, runs),
-        _simple_row(
-            tables,
-            runs,
-            key="effective_rank_frac",
-            metric="effective rank / D (collapse)",
-            better=HIGHER,
-            table="collapse",
-            row=_exact("effective rank / D"),
-            baseline_name="random-init encoder",
-            baseline=random_init,
-        ),
-        _simple_row(
-            tables,
-            runs,
-            key="trustworthiness_ram",
-            metric=lambda r: r or "trustworthiness vs RAM state",
-            better=HIGHER,
-            table="representation",
-            row=_starts("trustworthiness vs RAM state"),
-            baseline_name="random-init encoder",
-            baseline=random_init,
-        ),
-    ]
-    return Headline(runs, rows)
+    return Headline(runs, [row for spec in HEADLINE_SPECS for row in spec.build(tables, runs)])

@@ -1,4 +1,9 @@
-"""Tables of numbers with their baselines, rendered to ``report.md`` and ``report.json``."""
+"""Tables of numbers with their baselines, rendered to ``report.md`` and ``report.json``.
+
+Every row has a stable **key** (``"l1"``, ``"k=1"``, ``"r2/score"``) and a free **label** (what
+``report.md`` shows). Anything that reads a table back (the headline, tests, ``report.json``
+consumers) addresses rows by key, so rewording a label never changes what is read.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wm_core import atomic_write_text, to_plain
+from wm_core.names import did_you_mean
+
 if TYPE_CHECKING:
     from wm_eval.headline import Headline
 
 NA = "n/a"
 
 
+class RowKeyError(KeyError):
+    """A row key that a table does not have; the message names the table and the known keys."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 @dataclass
 class Table:
     """Rows of metrics, one column per model; baseline columns are marked and required.
 
-    A missing value (a run without a decoder, an undefined metric) is ``None`` and shows as
-    "n/a".
+    ``rows`` maps each row key to its values by column, ``labels`` each row key to the text
+    shown. A missing value (a run without a decoder, an undefined metric) is ``None`` and shows
+    as "n/a".
     """
 
     name: str
@@ -28,7 +44,9 @@ class Table:
     columns: list[str] = field(default_factory=list)
     baselines: list[str] = field(default_factory=list)
     rows: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
     better: str = ""
+    probe: str | None = None  # the registered probe that produced it (set by ``evaluate``)
 
     def add_column(self, label: str, *, baseline: bool = False) -> str:
         if label not in self.columns:
@@ -37,16 +55,38 @@ class Table:
                 self.baselines.append(label)
         return label
 
-    def set(self, row: str, column: str, value: float | None) -> None:
+    def add_row(self, key: str, label: str | None = None) -> str:
+        """Declare row ``key`` shown as ``label`` (default: the key), or relabel it.
+
+        Rows keep the order of their first declaration.
+        """
+        if label is not None or key not in self.labels:
+            self.labels[key] = key if label is None else label
+        self.rows.setdefault(key, {})
+        return key
+
+    def set(self, key: str, column: str, value: float | None) -> None:
+        """Set one cell; an undeclared row is added with its key as label."""
         if column not in self.columns:
             raise KeyError(f"column {column!r} not in table {self.name!r}")
-        self.rows.setdefault(row, {})[column] = _clean(value)
+        if key not in self.rows:
+            self.add_row(key)
+        self.rows[key][column] = clean(value)
 
-    def ensure_row(self, row: str) -> None:
-        self.rows.setdefault(row, {})
+    def value(self, key: str, column: str) -> float | None:
+        return self.rows.get(key, {}).get(column)
 
-    def value(self, row: str, column: str) -> float | None:
-        return self.rows.get(row, {}).get(column)
+    def label(self, key: str) -> str:
+        return self.labels.get(key, key)
+
+    def require(self, key: str) -> str:
+        """``key`` if the table has that row, else a ``RowKeyError`` with the known keys."""
+        if key not in self.rows:
+            raise RowKeyError(
+                f"table {self.name!r} has no row {key!r}; its rows: {', '.join(self.rows)}."
+                + did_you_mean(key, self.rows)
+            )
+        return key
 
     def to_markdown(self) -> str:
         if not self.baselines:
@@ -57,9 +97,9 @@ class Table:
             lines += ["", f"*Better: {self.better}.*"]
         lines += ["", "| metric | " + " | ".join(heads) + " |"]
         lines.append("|---|" + "---:|" * len(self.columns))
-        for row, vals in self.rows.items():
+        for key, vals in self.rows.items():
             cells = [fmt(vals.get(c)) for c in self.columns]
-            lines.append(f"| {row} | " + " | ".join(cells) + " |")
+            lines.append(f"| {self.label(key)} | " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,13 +107,16 @@ class Table:
             "title": self.title,
             "description": self.description,
             "better": self.better,
+            "probe": self.probe,
             "columns": self.columns,
             "baselines": self.baselines,
-            "rows": {r: {c: v.get(c) for c in self.columns} for r, v in self.rows.items()},
+            "labels": {k: self.label(k) for k in self.rows},
+            "rows": {k: {c: v.get(c) for c in self.columns} for k, v in self.rows.items()},
         }
 
 
-def _clean(value: Any) -> float | None:
+def clean(value: Any) -> float | None:
+    """A cell value: a float, or None for missing and NaN (shown as "n/a", written as null)."""
     if value is None:
         return None
     v = float(value)
@@ -91,22 +134,6 @@ def fmt(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def json_safe(obj: Any) -> Any:
-    """Plain JSON: NaN -> null, +-inf -> "inf"/"-inf", tuples -> lists, other objects -> str."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, bool) or obj is None or isinstance(obj, (int, str)):
-        return obj
-    if isinstance(obj, float) or hasattr(obj, "__float__"):
-        v = float(obj)
-        if math.isnan(v):
-            return None
-        return v if math.isfinite(v) else ("inf" if v > 0 else "-inf")
-    return str(obj)
-
-
 @dataclass
 class Report:
     """Everything one ``wm-eval`` call produced."""
@@ -117,6 +144,10 @@ class Report:
     notes: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     headline: Headline | None = None
+
+    def table(self, name: str) -> Table | None:
+        """The table called ``name``, or None when its probe did not run."""
+        return next((t for t in self.tables if t.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -151,8 +182,10 @@ class Report:
         return "\n".join(out)
 
     def write(self, out_dir: Path) -> tuple[Path, Path]:
+        """Write ``report.md`` and ``report.json`` atomically (infinities as "inf"/"-inf")."""
         out_dir.mkdir(parents=True, exist_ok=True)
         md, js = out_dir / "report.md", out_dir / "report.json"
-        md.write_text(self.to_markdown())
-        js.write_text(json.dumps(json_safe(self.to_dict()), indent=2, allow_nan=False))
+        atomic_write_text(md, self.to_markdown())
+        text = json.dumps(to_plain(self.to_dict()), indent=2, allow_nan=False)
+        atomic_write_text(js, text)
         return md, js

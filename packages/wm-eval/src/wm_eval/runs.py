@@ -1,37 +1,38 @@
-"""Find runs and the runs derived from them, from the ``run.json`` files wm-train writes.
+"""Find runs and the runs derived from them, through wm-core's run-directory format.
 
-A *run* is a directory with ``run.json`` and ``checkpoints/{best,last}.pt``. A *derived* run
-(a decoder trained on a frozen JEPA, a reward head on a frozen encoder) records the run it
-loaded its modules from in ``init_from``. For each run named on the command line, the
-derived runs are the run directories among its children and siblings (two levels deep, and
-below any derived run found) whose ``init_from`` resolves to it, directly or through another
-derived run.
+A *run* is a directory with ``run.json`` (a ``wm_core.RunManifest``) and
+``checkpoints/{best,last}.pt``; wm-train writes it and this module reads it with the same
+code (``wm_core.run_format``). A *derived* run (a decoder trained on a frozen JEPA, a reward
+head on a frozen encoder) records the run it loaded its modules from in ``init_from``, resolved
+by ``wm_core.resolve_init_from`` (one rule for both packages). For each run named on the
+command line, the derived runs are the run directories among its children and siblings (two
+levels deep, and below any derived run found) whose ``init_from`` resolves to it, directly or
+through another derived run.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-RUN_FILE = "run.json"
-CHECKPOINT_NAMES = ("best.pt", "last.pt")
+from wm_core import RunFormatError, RunManifest, did_you_mean, read_manifest, resolve_init_from
+from wm_core.run_format import CHECKPOINT_DIR, RUN_FILE, checkpoint_path, is_run_dir
+
 SEARCH_DEPTH = 2
 
 
-class RunError(Exception):
+class RunError(RunFormatError):
     """A run directory is missing, unreadable or malformed."""
 
 
 @dataclass
 class RunInfo:
-    """One run directory and what its ``run.json`` says."""
+    """One run directory and its manifest (``meta``), with the runs derived from it."""
 
     path: Path
-    meta: dict[str, Any]
+    meta: RunManifest
     derived: list[RunInfo] = field(default_factory=list)
 
     @property
@@ -40,20 +41,33 @@ class RunInfo:
 
     @property
     def workflow(self) -> str:
-        return str(self.meta.get("workflow") or "unknown")
+        return self.meta.workflow or "unknown"
+
+    @property
+    def status(self) -> str:
+        return self.meta.status
+
+    @property
+    def epochs_done(self) -> int:
+        return self.meta.epochs_done
+
+    @property
+    def init_from(self) -> str | None:
+        return self.meta.init_from
+
+    @property
+    def reward_source(self) -> str | None:
+        """Which next latent the run's reward head was trained on ('true', 'predicted')."""
+        return self.meta.reward_source
 
     @property
     def checkpoint(self) -> Path | None:
         """``best.pt`` if present, else ``last.pt``, else None."""
-        for name in CHECKPOINT_NAMES:
-            p = self.path / "checkpoints" / name
-            if p.is_file():
-                return p
-        return None
+        return checkpoint_path(self.path, "best")
 
     @property
     def data(self) -> dict[str, Any]:
-        return dict(self.meta.get("data") or {})
+        return dict(self.meta.data)
 
     def data_paths(self) -> list[str]:
         """Store paths of this run, made absolute where a relative path exists next to the run."""
@@ -80,44 +94,27 @@ class RunInfo:
 def read_run(path: str | Path) -> RunInfo:
     """Read ``<path>/run.json``; raise :class:`RunError` naming the problem."""
     path = Path(path)
-    file = path / RUN_FILE
     if not path.is_dir():
-        beside = path.parent.glob(f"*/{RUN_FILE}") if path.parent.is_dir() else []
-        runs = sorted(p.parent.name for p in beside)
-        close = difflib.get_close_matches(path.name, runs, n=1, cutoff=0.5)
+        parent = path.parent
+        runs = sorted(p.name for p in parent.iterdir() if is_run_dir(p)) if parent.is_dir() else []
         hint = f"; runs beside it: {', '.join(runs)}" if runs else ""
-        hint += f". Did you mean {close[0]!r}?" if close else ""
-        raise RunError(f"run: {path} is not a directory{hint}")
-    if not file.is_file():
-        raise RunError(f"run: {path} has no {RUN_FILE} (is it a wm-train run directory?)")
+        raise RunError(f"run: {path} is not a directory{hint}." + did_you_mean(path.name, runs))
     try:
-        meta = json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunError(f"run: cannot read {file}: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise RunError(f"run: {file} must hold a JSON object, got {type(meta).__name__}")
-    if "workflow" not in meta:
-        raise RunError(f"run: {file} has no 'workflow' field")
-    return RunInfo(path=path.resolve(), meta=meta)
+        manifest = read_manifest(path)
+    except RunFormatError as exc:
+        raise RunError(f"run: {exc}") from exc
+    return RunInfo(path=path.resolve(), meta=manifest)
 
 
-def _resolve_init_from(run: RunInfo) -> Path | None:
-    """The run directory ``init_from`` names: absolute, relative to cwd, or to the run's parents.
-
-    A path to a checkpoint file inside a run resolves to that run.
-    """
-    raw = run.meta.get("init_from")
-    if not raw:
+def parent_run(run: RunInfo) -> Path | None:
+    """The run directory ``run``'s ``init_from`` names, or None (none recorded, or not found)."""
+    if not run.init_from:
         return None
-    p = Path(str(raw))
-    candidates = [p] if p.is_absolute() else [Path.cwd() / p, *(b / p for b in run.path.parents)]
-    for c in candidates:
-        if c.exists():
-            c = c.resolve()
-            for d in (c, *c.parents):
-                if (d / RUN_FILE).is_file():
-                    return d
-    return None
+    try:
+        parent, _ = resolve_init_from(run.init_from, base=run.path, what=f"{run.path} init_from")
+    except (FileNotFoundError, OSError):
+        return None
+    return parent
 
 
 def _candidate_dirs(roots: Iterable[Path], depth: int) -> list[Path]:
@@ -132,7 +129,7 @@ def _candidate_dirs(roots: Iterable[Path], depth: int) -> list[Path]:
                 except OSError:
                     continue
                 for c in children:
-                    if c.name.startswith(".") or c.name in ("checkpoints", "tb"):
+                    if c.name.startswith(".") or c.name in (CHECKPOINT_DIR, "tb"):
                         continue
                     nxt.append(c)
                     if (c / RUN_FILE).is_file():
@@ -141,13 +138,8 @@ def _candidate_dirs(roots: Iterable[Path], depth: int) -> list[Path]:
     return list(seen)
 
 
-def discover(paths: Sequence[str | Path], *, depth: int = SEARCH_DEPTH) -> list[RunInfo]:
-    """Read each named run and attach its derived runs.
-
-    Candidates are run directories up to ``depth`` levels below each named run, its parent
-    and (transitively) every derived run found, so ``runs/jepa/decoder/reward`` is found too.
-    """
-    runs = [read_run(p) for p in paths]
+def _pool(runs: Sequence[RunInfo], depth: int) -> dict[Path, RunInfo]:
+    """Every readable run directory near the named runs (and near each one found)."""
     named = {r.path for r in runs}
     pool: dict[Path, RunInfo] = {}
     searched: set[Path] = set()
@@ -163,9 +155,19 @@ def discover(paths: Sequence[str | Path], *, depth: int = SEARCH_DEPTH) -> list[
             except RunError:
                 continue
             roots.add(d)
+    return pool
+
+
+def discover(paths: Sequence[str | Path], *, depth: int = SEARCH_DEPTH) -> list[RunInfo]:
+    """Read each named run and attach its derived runs.
+
+    Candidates are run directories up to ``depth`` levels below each named run, its parent
+    and (transitively) every derived run found, so ``runs/jepa/decoder/reward`` is found too.
+    """
+    runs = [read_run(p) for p in paths]
     children: dict[Path, list[RunInfo]] = {}
-    for d, info in sorted(pool.items()):
-        parent = _resolve_init_from(info)
+    for d, info in sorted(_pool(runs, depth).items()):
+        parent = parent_run(info)
         if parent is not None and parent != d:
             children.setdefault(parent, []).append(info)
 

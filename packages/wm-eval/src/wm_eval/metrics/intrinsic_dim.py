@@ -31,12 +31,27 @@ def twonn_dimension(x: np.ndarray, *, discard_fraction: float = 0.0) -> float:
     return float("inf") if total == 0.0 else float(len(log_mu) / total)
 
 
+def centred_singular_values(x: np.ndarray) -> np.ndarray:
+    """Singular values of the centred cloud (descending), rounding error set to exactly 0.
+
+    Centring a constant column of value ``c`` leaves residues of order ``eps * |c|``, whose
+    singular values would make a constant cloud look one-dimensional. Values below
+    ``max(N, D) * eps * sqrt(N) * max|x|`` (the size such residues reach) are therefore 0, so a
+    constant (or all-zero) cloud has no spectrum at all.
+    """
+    x = as_2d(x, "x").astype(np.float64)
+    s = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    scale = float(np.abs(x).max()) if x.size else 0.0
+    tol = max(x.shape) * np.finfo(np.float64).eps * np.sqrt(len(x)) * scale
+    return np.where(s > tol, s, 0.0)
+
+
 def covariance_spectrum(x: np.ndarray) -> np.ndarray:
     """Eigenvalues of the sample covariance (descending), from singular values of centred data."""
-    x = as_2d(x, "x").astype(np.float64)
+    x = as_2d(x, "x")
     if len(x) < 2:
         raise ValueError(f"x: need at least 2 samples, got {len(x)}")
-    s = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    s = centred_singular_values(x)
     return s**2 / (len(x) - 1)
 
 
@@ -54,10 +69,10 @@ def effective_rank(x: np.ndarray) -> float:
     """Roy & Vetterli (2007) effective rank: ``exp`` of the entropy of normalised singular values.
 
     Used by RankMe (Garrido et al. 2023) as a collapse indicator: 1 for a line, D when all
-    directions carry equal variance, 0 for a constant cloud.
+    directions carry equal variance, 0 for a constant (or all-zero) cloud, whatever its value
+    (the rule wm-train's training diagnostics follow too).
     """
-    x = as_2d(x, "x").astype(np.float64)
-    s = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    s = centred_singular_values(x)
     total = float(s.sum())
     if total == 0.0:
         return 0.0

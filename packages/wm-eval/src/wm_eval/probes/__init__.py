@@ -1,13 +1,10 @@
-"""Probes: each ``run(ctx) -> list[Table]`` reads checkpoints and a store and fills tables."""
+"""Probes: each ``run(session) -> list[Table]`` reads checkpoints and a store and fills tables.
 
-from wm_eval.probes import reconstruction, representation, reward, rollout, state
+The built-in probes register themselves in ``PROBES`` when imported here; plugins add theirs
+through the ``wm_eval.plugins`` entry-point group.
+"""
 
-PROBES = {
-    "representation": representation.run,
-    "state": state.run,
-    "rollout": rollout.run,
-    "reconstruction": reconstruction.run,
-    "reward": reward.run,
-}
+from wm_eval.probes import reconstruction, representation, reward, rollout, state  # noqa: F401  (registers)
+from wm_eval.probes.registry import PROBES, check_probes, default_probes, probe
 
-__all__ = ["PROBES"]
+__all__ = ["PROBES", "check_probes", "default_probes", "probe"]

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wm_data.envs import game_name
+
 
 @dataclass(frozen=True)
 class StateVariable:
@@ -48,15 +50,10 @@ ASSAULT: tuple[StateVariable, ...] = (
     StateVariable("lives", _byte(101), categorical=True),
 )
 
-RAM_MAPS: dict[str, tuple[StateVariable, ...]] = {"assault": ASSAULT}
+# Keyed by wm-data's own name of each game, so the lookup follows whatever form it returns.
+RAM_MAPS: dict[str, tuple[StateVariable, ...]] = {game_name("ALE/Assault-v5"): ASSAULT}
 
 MAX_CATEGORIES = 10
-
-
-def game_name(env_id: str) -> str:
-    """``"ALE/Assault-v5"`` -> ``"assault"``; ``"AssaultNoFrameskip-v4"`` -> ``"assault"``."""
-    name = env_id.split("/")[-1].split("-")[0]
-    return name.removesuffix("NoFrameskip").removesuffix("Deterministic").lower()
 
 
 def select_variables(env_id: str, train_ram: np.ndarray, top_bytes: int) -> list[StateVariable]:

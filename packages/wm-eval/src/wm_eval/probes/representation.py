@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from wm_eval.context import EncoderColumn, EvalContext
+from wm_eval.columns import RANDOM_INIT
 from wm_eval.data import subsample
+from wm_eval.loading import encode
 from wm_eval.metrics import (
     collapse_stats,
     continuity,
@@ -15,12 +16,38 @@ from wm_eval.metrics import (
     trustworthiness,
     twonn_dimension,
 )
-from wm_eval.models import encode
 from wm_eval.plots import bar_plot, line_plot
 from wm_eval.probes.ram_maps import select_variables, state_matrix
+from wm_eval.probes.registry import probe
 from wm_eval.report import Table
+from wm_eval.session import EncoderColumn, EvalSession
 
 HORIZON = 1
+SPACES = {"pixels": "pixels", "ram_state": "RAM state"}  # reference-space key -> label
+SMOOTHNESS = {
+    "smoothness/latent_step": "smoothness: latent step / median pairwise",
+    "smoothness/ratio": "smoothness: latent step / pixel step",
+}
+COLLAPSE = {  # row key -> label
+    "participation_ratio": "participation ratio",
+    "participation_ratio_frac": "participation ratio / D",
+    "twonn": "TwoNN intrinsic dimension",
+    "effective_rank": "effective rank",
+    "effective_rank_frac": "effective rank / D",
+    "dead_dims": "dead dims (share)",
+    "std_mean": "per-dim std (mean)",
+    "std_min": "per-dim std (min)",
+    "latent_dim": "latent dim D",
+}
+
+
+def neighbour_key(measure: str, space: str) -> str:
+    """``trustworthiness/pixels``, ``continuity/ram_state``, ..."""
+    return f"{measure}/{space}"
+
+
+def noise_key(sigma: float) -> str:
+    return f"noise/sigma={sigma:g}"
 
 
 def _pixels(frames: torch.Tensor, step: int, context: int, space: str) -> np.ndarray:
@@ -36,21 +63,14 @@ def _safe(fn, *args, **kwargs):
         return None
 
 
-def _column(
-    ctx: EvalContext, col: EncoderColumn, pixels: dict[tuple, np.ndarray]
-) -> dict[str, float | None]:
-    cfg, src = ctx.config, col.source
-    assert src is not None and col.encoder is not None
-    batch = src.batch("val", HORIZON, cfg.max_samples, cfg.seed)
-    T = src.context
-    z = ctx.latents(col.encoder, src, "val", HORIZON, cfg.max_samples, 0)
-    z_next = ctx.latents(col.encoder, src, "val", HORIZON, cfg.max_samples, 1)
-    for step in (0, 1):  # flattened pixels are large: once per store, shared by all columns
-        if (src.key, step) not in pixels:
-            pixels[src.key, step] = _pixels(batch["frames"], step, T, cfg.pixel_space)
-    x, x_next = pixels[src.key, 0], pixels[src.key, 1]
-    out: dict[str, float | None] = {}
+Cells = dict[str, tuple[str, float | None]]  # row key -> (label, value)
 
+
+def _neighbourhoods(session: EvalSession, col: EncoderColumn, z, x, batch) -> Cells:
+    """Trustworthiness and continuity of the latent against pixels and (with RAM) game state."""
+    cfg, src = session.config, col.source
+    assert src is not None
+    T = src.context
     nb = subsample(len(z), cfg.neighbour_samples, cfg.seed + 1)
     k = min(cfg.n_neighbors, (len(nb) - 1) // 2)
     refs = {"pixels": x[nb]}
@@ -60,49 +80,66 @@ def _column(
         variables = select_variables(
             src.metadata.get("env_id", ""), train.numpy(), cfg.ram_top_bytes
         )
-        refs["RAM state"] = _safe(state_matrix, ram[nb], variables, train.numpy())
+        refs["ram_state"] = _safe(state_matrix, ram[nb], variables, train.numpy())
+    out: Cells = {}
+    kw = {"n_neighbors": k, "working_memory": cfg.working_memory_mib}
     for space, ref in refs.items():
         ok = ref is not None and k >= 1
-        kw = {"n_neighbors": k, "working_memory": cfg.working_memory_mib}
-        out[f"trustworthiness vs {space} (k={k})"] = (
-            trustworthiness(ref, z[nb], **kw) if ok else None
-        )
-        out[f"continuity vs {space} (k={k})"] = continuity(ref, z[nb], **kw) if ok else None
+        for measure, fn in (("trustworthiness", trustworthiness), ("continuity", continuity)):
+            label = f"{measure} vs {SPACES[space]} (k={k})"
+            out[neighbour_key(measure, space)] = (label, fn(ref, z[nb], **kw) if ok else None)
+    return out
+
+
+def _column(session: EvalSession, col: EncoderColumn, pixels: dict[tuple, np.ndarray]) -> Cells:
+    cfg, src = session.config, col.source
+    assert src is not None and col.encoder is not None
+    batch = src.batch("val", HORIZON, cfg.max_samples, cfg.seed)
+    T = src.context
+    z = session.latents(col.encoder, src, "val", HORIZON, cfg.max_samples, 0)
+    z_next = session.latents(col.encoder, src, "val", HORIZON, cfg.max_samples, 1)
+    for step in (0, 1):  # flattened pixels are large: once per store, shared by all columns
+        if (src.key, step) not in pixels:
+            pixels[src.key, step] = _pixels(batch["frames"], step, T, cfg.pixel_space)
+    x, x_next = pixels[src.key, 0], pixels[src.key, 1]
+    out = _neighbourhoods(session, col, z, x, batch)
 
     sm = smoothness(z, z_next, x, x_next, seed=cfg.seed)
-    out["smoothness: latent step / median pairwise"] = sm["latent_step"]
-    out["smoothness: latent step / pixel step"] = sm.get("ratio")
+    for key, value in (("latent_step", sm["latent_step"]), ("ratio", sm.get("ratio"))):
+        out[f"smoothness/{key}"] = (SMOOTHNESS[f"smoothness/{key}"], value)
 
     pick = subsample(len(z), cfg.noise_samples, cfg.seed + 2)
     noisy = batch["frames"][pick, :T].float().numpy() / 255.0
 
     def enc(images: np.ndarray) -> np.ndarray:
-        return encode(col.encoder, torch.from_numpy(images), ctx.device, cfg.batch_size)
+        return encode(col.encoder, torch.from_numpy(images), session.device, cfg.batch_size)
 
     noise = _safe(noise_robustness, enc, noisy, cfg.noise_sigmas, seed=cfg.seed) or {}
-    for name, v in noise.items():
-        out[f"noise robustness {name}"] = v
+    for sigma in cfg.noise_sigmas:
+        name = f"sigma={sigma:g}"
+        if name in noise:
+            out[noise_key(sigma)] = (f"noise robustness {name}", noise[name])
     return out
 
 
 def _collapse(z: np.ndarray) -> dict[str, float | None]:
     st = collapse_stats(z)
     return {
-        "participation ratio": st["participation_ratio"],
-        "participation ratio / D": st["participation_ratio_frac"],
-        "TwoNN intrinsic dimension": _safe(twonn_dimension, z),
-        "effective rank": st["effective_rank"],
-        "effective rank / D": st["effective_rank_frac"],
-        "dead dims (share)": st["dead_dims"],
-        "per-dim std (mean)": st["std_mean"],
-        "per-dim std (min)": st["std_min"],
-        "latent dim D": float(z.shape[1]),
+        "participation_ratio": st["participation_ratio"],
+        "participation_ratio_frac": st["participation_ratio_frac"],
+        "twonn": _safe(twonn_dimension, z),
+        "effective_rank": st["effective_rank"],
+        "effective_rank_frac": st["effective_rank_frac"],
+        "dead_dims": st["dead_dims"],
+        "std_mean": st["std_mean"],
+        "std_min": st["std_min"],
+        "latent_dim": float(z.shape[1]),
     }
 
 
-def run(ctx: EvalContext) -> list[Table]:
-    """Fill the representation and collapse tables, plus the noise-robustness figure."""
-    cfg = ctx.config
+def _tables(session: EvalSession) -> tuple[Table, Table]:
+    """Both tables with every row declared (labels name k once it is known)."""
+    cfg = session.config
     rep = Table(
         "representation",
         "Representation: neighbourhoods, smoothness, noise robustness",
@@ -116,6 +153,13 @@ def run(ctx: EvalContext) -> list[Table]:
         better="trustworthiness/continuity higher; smoothness and noise robustness lower "
         "(but check collapse: a constant encoder scores 0)",
     )
+    for space, label in SPACES.items():
+        for measure in ("trustworthiness", "continuity"):
+            rep.add_row(neighbour_key(measure, space), f"{measure} vs {label}")
+    for key, label in SMOOTHNESS.items():
+        rep.add_row(key, label)
+    for sigma in cfg.noise_sigmas:
+        rep.add_row(noise_key(sigma), f"noise robustness sigma={sigma:g}")
     col = Table(
         "collapse",
         "Representation: global geometry and collapse",
@@ -124,44 +168,60 @@ def run(ctx: EvalContext) -> list[Table]:
         "al. 2017, duplicates removed); share of dimensions with std < 1% of the largest.",
         better="higher rank / PR and fewer dead dims = less collapse",
     )
-    noise_curves: dict[str, tuple[list[float], list[float]]] = {}
-    columns = ctx.encoder_columns()
-    pixels: dict[tuple, np.ndarray] = {}
-    for c in columns:
-        for t in (rep, col):
-            t.add_column(c.label, baseline=c.baseline)
-        if c.encoder is None or c.source is None:
-            continue
-        values = _column(ctx, c, pixels)
-        for name, v in values.items():
-            rep.set(name, c.label, v)
-        z = ctx.latents(c.encoder, c.source, "val", HORIZON, cfg.max_samples, 0)
-        for name, v in _collapse(z).items():
-            col.set(name, c.label, v)
-        sig = [s for s in cfg.noise_sigmas if f"noise robustness sigma={s:g}" in values]
-        noise_curves[c.label] = (sig, [values[f"noise robustness sigma={s:g}"] for s in sig])
-    for t in (rep, col):
-        if not t.baselines:
-            t.add_column("random-init", baseline=True)
-    shown = [r for r in rep.rows if r.startswith(("trustworthiness", "continuity"))]
+    for key, label in COLLAPSE.items():
+        col.add_row(key, label)
+    return rep, col
+
+
+def _figures(session: EvalSession, rep: Table, noise_curves, dashed: set[str]) -> None:
+    shown = [k for k in rep.rows if k.startswith(("trustworthiness/", "continuity/"))]
+    shown = [k for k in shown if any(v is not None for v in rep.rows[k].values())]
     if shown:
-        path = ctx.out_dir / "plots" / "neighbourhoods.png"
+        path = session.out_dir / "plots" / "neighbourhoods.png"
         bar_plot(
-            {r: rep.rows[r] for r in shown},
+            {rep.label(k): rep.rows[k] for k in shown},
             path,
             ylabel="score (1 = preserved)",
             title="Trustworthiness / continuity vs pixels and RAM state",
         )
-        ctx.figure("Neighbourhood preservation (random-init encoder as baseline)", path)
+        session.figure("Neighbourhood preservation (random-init encoder as baseline)", path)
     if noise_curves:
-        path = ctx.out_dir / "plots" / "noise_robustness.png"
+        path = session.out_dir / "plots" / "noise_robustness.png"
         line_plot(
             {k: v for k, v in noise_curves.items() if v[0]},
             path,
             xlabel="noise std σ ([0,1] image scale)",
             ylabel="latent displacement / median pairwise distance",
             title="Noise robustness",
-            dashed={c.label for c in columns if c.baseline},
+            dashed=dashed,
         )
-        ctx.figure("Noise robustness (dashed: baselines)", path)
+        session.figure("Noise robustness (dashed: baselines)", path)
+
+
+@probe("representation", order=10)
+def run(session: EvalSession) -> list[Table]:
+    """Fill the representation and collapse tables, plus the noise-robustness figure."""
+    cfg = session.config
+    rep, col = _tables(session)
+    noise_curves: dict[str, tuple[list[float], list[float]]] = {}
+    columns = session.encoder_columns()
+    pixels: dict[tuple, np.ndarray] = {}
+    for c in columns:
+        for t in (rep, col):
+            t.add_column(c.label, baseline=c.baseline)
+        if c.encoder is None or c.source is None:
+            continue
+        cells = _column(session, c, pixels)
+        for key, (label, v) in cells.items():
+            rep.add_row(key, label)
+            rep.set(key, c.label, v)
+        z = session.latents(c.encoder, c.source, "val", HORIZON, cfg.max_samples, 0)
+        for key, v in _collapse(z).items():
+            col.set(key, c.label, v)
+        sig = [s for s in cfg.noise_sigmas if noise_key(s) in cells]
+        noise_curves[c.label] = (sig, [cells[noise_key(s)][1] for s in sig])
+    for t in (rep, col):
+        if not t.baselines:
+            t.add_column(RANDOM_INIT, baseline=True)
+    _figures(session, rep, noise_curves, {c.label for c in columns if c.baseline})
     return [rep, col]

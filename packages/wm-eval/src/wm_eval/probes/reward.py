@@ -7,13 +7,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from wm_eval.context import EvalContext
+from wm_eval import columns as C
+from wm_eval.baselines import CopyLatentPredictor
+from wm_eval.data import DataSource
+from wm_eval.loading import Component, ModelGroup, apply_batched, encode
 from wm_eval.metrics import event_probe, reward_metrics
-from wm_eval.models import apply_batched, encode
+from wm_eval.probes.registry import probe
 from wm_eval.report import Table
+from wm_eval.session import EvalSession
 
 HORIZON = 1
-ROWS = {
+ROWS = {  # row key (a reward_metrics key) -> label
     "mse": "MSE",
     "mae": "MAE",
     "r2": "R²",
@@ -21,23 +25,21 @@ ROWS = {
     "mae_nonzero": "MAE on reward≠0 steps",
     "auroc_positive": "AUROC of reward>0",
 }
-GAP = "MSE gap (predicted − true next)"
-INFO_ROWS = {
+GAP = "mse_gap"
+GAP_LABEL = "MSE gap (predicted − true next)"
+INFO_ROWS = {  # row key (an event_probe key) -> label
     "auroc": "AUROC of reward>0, linear probe",
     "average_precision": "average precision of reward>0, linear probe",
 }
-PIXELS = "pixels, 16×16 pooled (s, s')"
-CHANCE = "chance"
-POOLED = 16
 
 
-def run(ctx: EvalContext) -> list[Table]:
-    return [heads_table(ctx), information_table(ctx)]
+@probe("reward", order=50)
+def run(session: EvalSession) -> list[Table]:
+    """The reward-head table and the reward-information table."""
+    return [heads_table(session), information_table(session)]
 
 
-def heads_table(ctx: EvalContext) -> Table:
-    """Score every reward head with ``head(z, z_next)`` for three choices of ``z_next``."""
-    cfg = ctx.config
+def _heads_table() -> Table:
     table = Table(
         "reward",
         "Reward prediction",
@@ -49,105 +51,135 @@ def heads_table(ctx: EvalContext) -> Table:
         "equal to the mean training reward.",
         better="MSE/MAE lower, R²/AUROC higher",
     )
-    for row in [*ROWS.values(), GAP]:
-        table.ensure_row(row)
-    const_done: dict[tuple, str] = {}
-    for g in ctx.groups:
-        src = ctx.source(g)
-        if src is not None and src.key not in const_done:
-            label = "constant (train mean)" + ctx.store_tag(src)
-            table.add_column(label, baseline=True)
-            const_done[src.key] = label
-            train_r = src.batch("train", HORIZON, cfg.probe_train_samples, cfg.seed)["rewards"]
-            val_r = src.batch("val", HORIZON, cfg.max_samples, cfg.seed)["rewards"][:, 0].numpy()
-            const = np.full(len(val_r), float(train_r[:, 0].mean()))
-            for key, v in reward_metrics(val_r, const).items():
-                if key in ROWS:
-                    table.set(ROWS[key], label, v)
-        if not g.reward_heads:
-            table.add_column(g.label)
-            continue
-        for comp in g.reward_heads:
-            enc = comp.get("encoder") or g.encoder
-            pred = comp.get("predictor") or g.predictor
-            head = comp.get("reward_head")
-            source = comp.run.meta.get("reward_source")
-            base = comp.label + (f" [trained on {source}]" if source else "")
-            cols = {
-                "true": table.add_column(f"{base}: true next"),
-                "pred": table.add_column(f"{base}: predicted next"),
-                "copy": table.add_column(f"{base}: copy-latent", baseline=True),
-            }
-            if enc is None or src is None:
-                continue
-            batch = src.batch("val", HORIZON, cfg.max_samples, cfg.seed)
-            T = src.context
-            frames, actions = batch["frames"], batch["actions"][:, 0]
-            true_r = batch["rewards"][:, 0].numpy()
-            z = torch.from_numpy(encode(enc, frames[:, :T], ctx.device, cfg.batch_size)).float()
-            nexts = {
-                "true": torch.from_numpy(
-                    encode(enc, frames[:, 1 : T + 1], ctx.device, cfg.batch_size)
-                ).float(),
-                "copy": z,
-            }
-            if pred is not None:
-                nexts["pred"] = apply_batched(
-                    pred, z, actions, device=ctx.device, batch_size=cfg.batch_size
-                )
-            mse = {}
-            for key, zn in nexts.items():
-                r_hat = apply_batched(
-                    head, z, zn, device=ctx.device, batch_size=cfg.batch_size
-                ).numpy()
-                res = reward_metrics(true_r, r_hat)
-                mse[key] = res["mse"]
-                for m, v in res.items():
-                    if m in ROWS:
-                        table.set(ROWS[m], cols[key], v)
-            if "pred" in mse:
-                table.set(GAP, cols["pred"], mse["pred"] - mse["true"])
-    if not table.baselines:
-        table.add_column("constant (train mean)", baseline=True)
+    for key, label in [*ROWS.items(), (GAP, GAP_LABEL)]:
+        table.add_row(key, label)
     return table
 
 
-def transition_features(ctx: EvalContext, encoder: torch.nn.Module, src, split: str, n: int):
+def _constant_column(session: EvalSession, table: Table, src: DataSource) -> None:
+    """The train-mean reward, scored on the validation windows of ``src``."""
+    cfg = session.config
+    label = table.add_column(C.CONSTANT_REWARD + session.store_tag(src), baseline=True)
+    train_r = src.batch("train", HORIZON, cfg.probe_train_samples, cfg.seed)["rewards"]
+    val_r = src.batch("val", HORIZON, cfg.max_samples, cfg.seed)["rewards"][:, 0].numpy()
+    const = np.full(len(val_r), float(train_r[:, 0].mean()))
+    for key, v in reward_metrics(val_r, const).items():
+        if key in ROWS:
+            table.set(key, label, v)
+
+
+def _score_head(
+    session: EvalSession, table: Table, comp: Component, g: ModelGroup, src: DataSource | None
+) -> None:
+    """``head(z, z')`` for the true, the predicted and the copied next latent."""
+    cfg, device = session.config, session.device
+    enc = comp.get("encoder") or g.encoder
+    pred = comp.get("predictor") or g.predictor
+    head = comp.get("reward_head")
+    stem = C.reward_head_stem(comp.label, comp.run.reward_source)
+    names = C.reward_head_columns(stem)
+    cols = {k: table.add_column(c, baseline=k == "copy") for k, c in names.items()}
+    if enc is None or src is None:
+        return
+    batch = src.batch("val", HORIZON, cfg.max_samples, cfg.seed)
+    T = src.context
+    frames, actions = batch["frames"], batch["actions"][:, 0]
+    true_r = batch["rewards"][:, 0].numpy()
+    z = torch.from_numpy(encode(enc, frames[:, :T], device, cfg.batch_size)).float()
+    true_next = encode(enc, frames[:, 1 : T + 1], device, cfg.batch_size)
+    nexts = {"true": torch.from_numpy(true_next).float(), "copy": CopyLatentPredictor()(z, actions)}
+    if pred is not None:
+        nexts["pred"] = apply_batched(pred, z, actions, device=device, batch_size=cfg.batch_size)
+    mse = {}
+    for key, zn in nexts.items():
+        r_hat = apply_batched(head, z, zn, device=device, batch_size=cfg.batch_size).numpy()
+        res = reward_metrics(true_r, r_hat)
+        mse[key] = res["mse"]
+        for m, v in res.items():
+            if m in ROWS:
+                table.set(m, cols[key], v)
+    if "pred" in mse:
+        table.set(GAP, cols["pred"], mse["pred"] - mse["true"])
+
+
+def heads_table(session: EvalSession) -> Table:
+    """Score every reward head with ``head(z, z_next)`` for three choices of ``z_next``."""
+    table = _heads_table()
+    const_done: set[tuple] = set()
+    for g in session.groups:
+        src = session.source(g)
+        if src is not None and src.key not in const_done:
+            _constant_column(session, table, src)
+            const_done.add(src.key)
+        if not g.reward_heads:
+            table.add_column(g.label)
+        for comp in g.reward_heads:
+            _score_head(session, table, comp, g, src)
+    if not table.baselines:
+        table.add_column(C.CONSTANT_REWARD, baseline=True)
+    return table
+
+
+def transition_features(
+    session: EvalSession, encoder: torch.nn.Module, src: DataSource, split: str, n: int
+) -> np.ndarray:
     """``[z, z', z' − z]`` of the subsample's transitions, as the MLP reward head sees them."""
-    z = ctx.latents(encoder, src, split, HORIZON, n, 0)
-    z_next = ctx.latents(encoder, src, split, HORIZON, n, 1)
+    z = session.latents(encoder, src, split, HORIZON, n, 0)
+    z_next = session.latents(encoder, src, split, HORIZON, n, 1)
     return np.concatenate([z, z_next, z_next - z], axis=1)
 
 
 def pixel_features(frames: torch.Tensor) -> np.ndarray:
     """All T+1 frames of each window, average-pooled to at most 16×16 and flattened."""
     x = frames.float().div(255.0).flatten(1, 2)  # [N, (T+1)*C, H, W]
-    size = (min(POOLED, x.shape[-2]), min(POOLED, x.shape[-1]))
+    size = (min(C.POOLED, x.shape[-2]), min(C.POOLED, x.shape[-1]))
     return F.adaptive_avg_pool2d(x, size).flatten(1).numpy()
 
 
-def information_table(ctx: EvalContext) -> Table:
-    """A class-balanced linear probe of reward > 0 from each frozen encoder's (z, z').
-
-    A reward head can only use what the latent kept. The pixel column is the same probe on
-    pooled frames: reward events that pixels reveal but a latent does not were lost by the
-    encoder, not by the head.
-    """
-    cfg = ctx.config
+def _information_table() -> Table:
     table = Table(
         "reward_information",
         "Reward information in the latent: linear probe of reward > 0",
         "Standardised [z, z', z' − z] of each frozen encoder → class-balanced logistic "
         "regression fit on training-split transitions, scored on validation episodes by "
         "AUROC and average precision (both fit to rare events). Baselines: the same probe on "
-        f"the window's frames average-pooled to {POOLED}×{POOLED} (what pixels reveal "
+        f"the window's frames average-pooled to {C.POOLED}×{C.POOLED} (what pixels reveal "
         "linearly), a random-init encoder, and chance (AUROC 0.5; average precision = the "
         "share of rewarded steps).",
         better="higher",
     )
-    for row in INFO_ROWS.values():
-        table.ensure_row(row)
-    columns = ctx.encoder_columns()
+    for key, label in INFO_ROWS.items():
+        table.add_row(key, label)
+    return table
+
+
+def _store_baselines(
+    session: EvalSession, table: Table, src: DataSource, train, val, prevalence: float
+) -> None:
+    """The pooled-pixel probe and chance, once per store."""
+    y_tr, y_va = train["rewards"][:, 0].numpy() > 0, val["rewards"][:, 0].numpy() > 0
+    tag = session.store_tag(src)
+    pixels = event_probe(pixel_features(train["frames"]), y_tr, pixel_features(val["frames"]), y_va)
+    chance = {
+        "auroc": 0.5 if 0 < y_va.sum() < len(y_va) else None,
+        "average_precision": prevalence,
+    }
+    for label, values in ((C.PIXELS + tag, pixels), (C.CHANCE + tag, chance)):
+        table.add_column(label, baseline=True)
+        for key in INFO_ROWS:
+            table.set(key, label, values[key])
+
+
+def information_table(session: EvalSession) -> Table:
+    """A class-balanced linear probe of reward > 0 from each frozen encoder's (z, z').
+
+    A reward head can only use what the latent kept. The pixel column is the same probe on
+    pooled frames: reward events that pixels reveal but a latent does not were lost by the
+    encoder, not by the head.
+    """
+    cfg = session.config
+    table = _information_table()
+    columns = session.encoder_columns()
     for c in columns:
         table.add_column(c.label, baseline=c.baseline)
     done: set = set()
@@ -157,30 +189,17 @@ def information_table(ctx: EvalContext) -> Table:
             continue
         train = src.batch("train", HORIZON, cfg.probe_train_samples, cfg.seed)
         val = src.batch("val", HORIZON, cfg.max_samples, cfg.seed)
-        y_tr, y_va = train["rewards"][:, 0].numpy() > 0, val["rewards"][:, 0].numpy() > 0
         res = event_probe(
-            transition_features(ctx, c.encoder, src, "train", cfg.probe_train_samples),
-            y_tr,
-            transition_features(ctx, c.encoder, src, "val", cfg.max_samples),
-            y_va,
+            transition_features(session, c.encoder, src, "train", cfg.probe_train_samples),
+            train["rewards"][:, 0].numpy() > 0,
+            transition_features(session, c.encoder, src, "val", cfg.max_samples),
+            val["rewards"][:, 0].numpy() > 0,
         )
-        for key, row in INFO_ROWS.items():
-            table.set(row, c.label, res[key])
-        if src.key in done:
-            continue
-        done.add(src.key)
-        tag = ctx.store_tag(src)
-        pixels = event_probe(
-            pixel_features(train["frames"]), y_tr, pixel_features(val["frames"]), y_va
-        )
-        chance = {
-            "auroc": 0.5 if 0 < y_va.sum() < len(y_va) else None,
-            "average_precision": res["prevalence"],
-        }
-        for label, values in ((PIXELS + tag, pixels), (CHANCE + tag, chance)):
-            table.add_column(label, baseline=True)
-            for key, row in INFO_ROWS.items():
-                table.set(row, label, values[key])
+        for key in INFO_ROWS:
+            table.set(key, c.label, res[key])
+        if src.key not in done:
+            done.add(src.key)
+            _store_baselines(session, table, src, train, val, res["prevalence"])
     if not table.baselines:
-        table.add_column(CHANCE, baseline=True)
+        table.add_column(C.CHANCE, baseline=True)
     return table

@@ -5,31 +5,50 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from wm_eval.baselines import copy_last_frame
-from wm_eval.context import EvalContext
+from wm_eval.baselines import CopyLatentPredictor, copy_last_frame
+from wm_eval.columns import COPY_FRAME, copy_latent
+from wm_eval.loading import Component, ModelGroup, apply_batched, encode
 from wm_eval.metrics import image_errors, normalised_latent_error
-from wm_eval.models import Component, ModelGroup, apply_batched, encode
 from wm_eval.plots import line_plot, rollout_gif
+from wm_eval.probes.registry import probe
 from wm_eval.report import Table
+from wm_eval.session import EvalSession
 
-COPY_FRAME = "copy-last-frame"
+
+def row_key(k: int) -> str:
+    """The row of k steps ahead, in both rollout tables (also its label)."""
+    return f"k={k}"
 
 
-def _latent_rollout(ctx: EvalContext, enc, pred, frames, actions, horizon: int) -> list[np.ndarray]:
+def _latent_rollout(
+    session: EvalSession, enc, pred, frames, actions, horizon: int
+) -> list[np.ndarray]:
     """``[z_hat_1, ..., z_hat_H]`` from ``z_0 = enc(s_0)`` and the recorded actions."""
     T = frames.shape[1] - horizon
-    z = torch.from_numpy(encode(enc, frames[:, :T], ctx.device, ctx.config.batch_size)).float()
+    z = torch.from_numpy(
+        encode(enc, frames[:, :T], session.device, session.config.batch_size)
+    ).float()
     out = []
     for k in range(horizon):
         z = apply_batched(
-            pred, z, actions[:, k], device=ctx.device, batch_size=ctx.config.batch_size
+            pred, z, actions[:, k], device=session.device, batch_size=session.config.batch_size
         )
         out.append(z.double().numpy())
     return out
 
 
-def _latent_table(ctx: EvalContext, horizon: int) -> tuple[Table, dict]:
-    cfg = ctx.config
+def _copy_rollout(z0: np.ndarray, actions: torch.Tensor, horizon: int) -> list[np.ndarray]:
+    """The copy-current-latent predictor rolled out open loop: ``ẑ_k = z₀`` for every k."""
+    copy, z = CopyLatentPredictor(), torch.from_numpy(z0)
+    out = []
+    for k in range(horizon):
+        z = copy(z, actions[:, k])
+        out.append(z.numpy())
+    return out
+
+
+def _latent_table(session: EvalSession, horizon: int) -> tuple[Table, dict]:
+    cfg = session.config
     table = Table(
         "rollout",
         f"Open-loop latent rollout (k = 1..{horizon})",
@@ -41,47 +60,51 @@ def _latent_table(ctx: EvalContext, horizon: int) -> tuple[Table, dict]:
         better="lower",
     )
     curves, dashed = {}, set()
-    for g in ctx.groups:
+    for g in session.groups:
         table.add_column(g.label)
-        copy = table.add_column(f"{g.label} · copy-latent", baseline=True)
-        src = ctx.source(g)
+        copy = table.add_column(copy_latent(g.label), baseline=True)
+        src = session.source(g)
         for k in range(1, horizon + 1):
-            table.ensure_row(f"k={k}")
+            table.add_row(row_key(k))
         if g.encoder is None or g.predictor is None or src is None:
             continue
         target = (g.world.get("target_encoder") if g.world else None) or g.encoder
         batch = src.batch("val", horizon, cfg.max_samples, cfg.seed)
         preds = _latent_rollout(
-            ctx, g.encoder, g.predictor, batch["frames"], batch["actions"], horizon
+            session, g.encoder, g.predictor, batch["frames"], batch["actions"], horizon
         )
-        z0 = ctx.latents(target, src, "val", horizon, cfg.max_samples, 0)
+        z0 = session.latents(target, src, "val", horizon, cfg.max_samples, 0)
+        copies = _copy_rollout(z0, batch["actions"], horizon)
         ours, base = [], []
         for k in range(1, horizon + 1):
-            zk = ctx.latents(target, src, "val", horizon, cfg.max_samples, k)
+            zk = session.latents(target, src, "val", horizon, cfg.max_samples, k)
             ours.append(normalised_latent_error(preds[k - 1], zk))
-            base.append(normalised_latent_error(z0, zk))
-            table.set(f"k={k}", g.label, ours[-1])
-            table.set(f"k={k}", copy, base[-1])
+            base.append(normalised_latent_error(copies[k - 1], zk))
+            table.set(row_key(k), g.label, ours[-1])
+            table.set(row_key(k), copy, base[-1])
         ks = list(range(1, horizon + 1))
         curves[g.label], curves[copy] = (ks, ours), (ks, base)
         dashed.add(copy)
     return table, {"curves": curves, "dashed": dashed}
 
 
-def _decoded(ctx: EvalContext, comp: Component, group: ModelGroup, horizon: int):
+def _decoded(session: EvalSession, comp: Component, group: ModelGroup, horizon: int):
     """Decoded rollout frames ``[N, H, C, H, W]`` in [0, 1] and the true frames, or None."""
     enc = comp.get("encoder") or group.encoder
     pred = comp.get("predictor") or group.predictor
     dec = comp.get("decoder")
-    src = ctx.source(group)
+    src = session.source(group)
     if enc is None or pred is None or dec is None or src is None:
         return None
-    batch = src.batch("val", horizon, ctx.config.max_samples, ctx.config.seed)
+    batch = src.batch("val", horizon, session.config.max_samples, session.config.seed)
     T = src.context
-    zs = _latent_rollout(ctx, enc, pred, batch["frames"], batch["actions"], horizon)
+    zs = _latent_rollout(session, enc, pred, batch["frames"], batch["actions"], horizon)
     frames = [
         apply_batched(
-            dec, torch.from_numpy(z).float(), device=ctx.device, batch_size=ctx.config.batch_size
+            dec,
+            torch.from_numpy(z).float(),
+            device=session.device,
+            batch_size=session.config.batch_size,
         ).numpy()
         for z in zs
     ]
@@ -89,7 +112,7 @@ def _decoded(ctx: EvalContext, comp: Component, group: ModelGroup, horizon: int)
     return np.clip(np.stack(frames, axis=1), 0, 1), true, batch["frames"], T
 
 
-def _pixel_table(ctx: EvalContext, horizon: int) -> tuple[Table, dict]:
+def _pixel_table(session: EvalSession, horizon: int) -> tuple[Table, dict]:
     table = Table(
         "rollout_pixels",
         f"Decoded open-loop rollout (k = 1..{horizon}), pixel MSE on the [0,1] scale",
@@ -99,53 +122,55 @@ def _pixel_table(ctx: EvalContext, horizon: int) -> tuple[Table, dict]:
     )
     curves, dashed = {}, set()
     copy_done: set = set()
-    for g in ctx.groups:
+    for g in session.groups:
         comps = g.decoders or [None]
         for comp in comps:
             label = g.label if comp is None or comp.label == g.label else comp.label
             table.add_column(label)
             for k in range(1, horizon + 1):
-                table.ensure_row(f"k={k}")
-            out = _decoded(ctx, comp, g, horizon) if comp is not None else None
+                table.add_row(row_key(k))
+            out = _decoded(session, comp, g, horizon) if comp is not None else None
             if out is None:
                 continue
             pred, true, frames, T = out
             ks = list(range(1, horizon + 1))
             errs = [image_errors(true[:, k - 1], pred[:, k - 1])["mse"] for k in ks]
             for k, e in zip(ks, errs, strict=True):
-                table.set(f"k={k}", label, e)
+                table.set(row_key(k), label, e)
             curves[label] = (ks, errs)
-            src = ctx.source(g)
+            src = session.source(g)
             if src is not None and src.key not in copy_done:
-                copy = table.add_column(COPY_FRAME + ctx.store_tag(src), baseline=True)
+                copy = table.add_column(COPY_FRAME + session.store_tag(src), baseline=True)
                 last = copy_last_frame(frames, T).float().numpy() / 255.0
                 base = [image_errors(true[:, k - 1], last)["mse"] for k in ks]
                 for k, e in zip(ks, base, strict=True):
-                    table.set(f"k={k}", copy, e)
+                    table.set(row_key(k), copy, e)
                 curves[copy] = (ks, base)
                 dashed.add(copy)
                 copy_done.add(src.key)
-            n = min(ctx.config.gif_samples, len(pred))
+            n = min(session.config.gif_samples, len(pred))
             if n:
                 safe = label.replace("/", "_").replace(" ", "_")
-                path = ctx.out_dir / "plots" / f"rollout_{safe}.gif"
+                path = session.out_dir / "plots" / f"rollout_{safe}.gif"
                 rollout_gif(true[:n], pred[:n], path)
-                ctx.figure(f"Decoded rollout of {label} (top: true, bottom: predicted)", path)
+                session.figure(f"Decoded rollout of {label} (top: true, bottom: predicted)", path)
     if not table.baselines:
         table.add_column(COPY_FRAME, baseline=True)
     return table, {"curves": curves, "dashed": dashed}
 
 
-def run(ctx: EvalContext) -> list[Table]:
-    horizon = ctx.config.rollout_horizon
-    latent, lat_plot = _latent_table(ctx, horizon)
-    pixels, pix_plot = _pixel_table(ctx, horizon)
+@probe("rollout", order=30)
+def run(session: EvalSession) -> list[Table]:
+    """The latent and the decoded open-loop rollout tables, and their curves."""
+    horizon = session.config.rollout_horizon
+    latent, lat_plot = _latent_table(session, horizon)
+    pixels, pix_plot = _pixel_table(session, horizon)
     for name, plot, ylabel in (
         ("rollout_latent", lat_plot, "error / latent variance"),
         ("rollout_pixels", pix_plot, "pixel MSE"),
     ):
         if plot["curves"]:
-            path = ctx.out_dir / "plots" / f"{name}.png"
+            path = session.out_dir / "plots" / f"{name}.png"
             line_plot(
                 plot["curves"],
                 path,
@@ -156,5 +181,5 @@ def run(ctx: EvalContext) -> list[Table]:
                 logy=True,
                 integer_x=True,
             )
-            ctx.figure(f"{name.replace('_', ' ')} per model (dashed: baselines)", path)
+            session.figure(f"{name.replace('_', ' ')} per model (dashed: baselines)", path)
     return [latent, pixels]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ class Component:
     modules: dict[str, nn.Module]
 
     def get(self, role: str) -> nn.Module | None:
+        """The module of ``role``; None when this checkpoint lacks it (the caller falls back)."""
         return self.modules.get(role)
 
 
@@ -96,17 +98,13 @@ def encode(
 
 @torch.no_grad()
 def apply_batched(
-    fn, *tensors: torch.Tensor, device: torch.device, batch_size: int = 256
+    fn: Callable[..., torch.Tensor],
+    *tensors: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 256,
 ) -> torch.Tensor:
     """Run ``fn`` over aligned tensors in batches on ``device``; results concatenated on CPU."""
     out = []
     for s in range(0, len(tensors[0]), batch_size):
         out.append(fn(*(t[s : s + batch_size].to(device) for t in tensors)).float().cpu())
     return torch.cat(out)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` picks CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)

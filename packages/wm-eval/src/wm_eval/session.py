@@ -1,4 +1,5 @@
-"""Shared state of one evaluation: loaded runs, their data, cached latents, baselines."""
+"""The state of one evaluation that every probe reads: loaded runs, their data, cached latents
+and baseline encoders, the report being filled and where its figures go."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import torch
 from torch import nn
 
 from wm_eval.baselines import random_encoder, spec_key
+from wm_eval.columns import random_init
 from wm_eval.config import EvalConfig
 from wm_eval.data import DataSource
-from wm_eval.models import ModelGroup, encode
+from wm_eval.loading import ModelGroup, encode
 from wm_eval.report import Report
 from wm_models import module_spec
 
@@ -28,7 +30,9 @@ class EncoderColumn:
 
 
 @dataclass
-class EvalContext:
+class EvalSession:
+    """One ``evaluate`` call as the probes see it (passed to every ``run(session)``)."""
+
     config: EvalConfig
     device: torch.device
     out_dir: Path
@@ -39,6 +43,7 @@ class EvalContext:
     _random: list[EncoderColumn] | None = field(default=None, repr=False)
 
     def source(self, group: ModelGroup) -> DataSource | None:
+        """The store of a run; None when its run.json names none that could be opened."""
         return self.sources.get(group.label)
 
     def latents(
@@ -64,6 +69,7 @@ class EvalContext:
         return cols + self.random_columns()
 
     def random_columns(self) -> list[EncoderColumn]:
+        """One random-init encoder per distinct (architecture, store), built once."""
         if self._random is None:
             seen: dict[tuple, EncoderColumn] = {}
             for g in self.groups:
@@ -75,7 +81,7 @@ class EvalContext:
                     name = module_spec(g.encoder)["name"]
                     enc = random_encoder(g.encoder, self.config.random_encoder_seed)
                     seen[key] = EncoderColumn(
-                        f"random-init {name}", enc.to(self.device), src, baseline=True
+                        random_init(name), enc.to(self.device), src, baseline=True
                     )
             labels = [c.label for c in seen.values()]
             if len(set(labels)) < len(labels):  # same registry name, different kwargs/stores
@@ -92,4 +98,5 @@ class EvalContext:
         return f" · store {keys.index(source.key) + 1}"
 
     def figure(self, caption: str, path: Path) -> None:
+        """List a written figure in the report, by its path relative to the output folder."""
         self.report.figures.append((caption, str(path.relative_to(self.out_dir))))

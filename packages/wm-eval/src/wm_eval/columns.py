@@ -1,0 +1,47 @@
+"""Column names shared by the probes that write them and the headline that reads them.
+
+A column is labelled by the run (or derived run) it belongs to, or by the baseline it shows.
+The probes build these labels with the functions below and the headline recognises them with
+the same constants, so a renamed baseline changes both sides at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+COPY_FRAME = "copy-last-frame"
+RANDOM_INIT = "random-init"
+CONSTANT_REWARD = "constant (train mean)"
+CONSTANT_STATE = "constant (train mean / majority)"
+CHANCE = "chance"
+POOLED = 16
+PIXELS = f"pixels, {POOLED}×{POOLED} pooled (s, s')"
+COPY_LATENT_SUFFIX = " · copy-latent"
+TRUE_NEXT, PRED_NEXT, COPY_NEXT = ": true next", ": predicted next", ": copy-latent"
+TRAINED_ON = " [trained on {source}]"
+
+
+def copy_latent(run: str) -> str:
+    """The copy-current-latent baseline column of one run (in that run's latent space)."""
+    return f"{run}{COPY_LATENT_SUFFIX}"
+
+
+def random_init(name: str) -> str:
+    """The random-init baseline column of an encoder architecture (its registry name)."""
+    return f"{RANDOM_INIT} {name}"
+
+
+def reward_head_stem(component: str, source: str | None) -> str:
+    """A reward head's column stem: the component label and its run's ``reward_source``."""
+    return component + (TRAINED_ON.format(source=source) if source else "")
+
+
+def reward_head_columns(stem: str) -> dict[str, str]:
+    """The three columns of one reward head: true next, predicted next, copy-latent."""
+    return {"true": stem + TRUE_NEXT, "pred": stem + PRED_NEXT, "copy": stem + COPY_NEXT}
+
+
+def owner(column: str, runs: Sequence[str]) -> str | None:
+    """The run a column belongs to: its own label, ``run/derived...`` or ``run · copy-latent``."""
+    hits = [r for r in runs if column == r or column.startswith((f"{r}/", copy_latent(r)))]
+    return max(hits, key=len) if hits else None
