@@ -351,7 +351,7 @@ def test_derived_run_on_another_game_is_refused(base_run: Path, tmp_path: Path, 
         (["ENCODER = 'convv'"], ["'convv'", "Did you mean 'conv'?"]),
         (
             ["Trainer.freeze = 'modules'", "freeze.modules.names = ['encodr']"],
-            ["freeze policy", "'encodr'", "Did you mean 'encoder'?"],
+            ["freeze policy", "'encodr'", "Did you mean 'encoder'"],
         ),
     ],
 )

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from wm_core import UnknownNameError
 from wm_train import LOSSES, DataConfig, OptimConfig, World, register_loss
 from wm_train.diagnostics import CollapseMonitor, batch_std, effective_rank, latent_stats
 from wm_train.losses import JepaLoss, ReconstructionLoss, RewardLoss, variance_covariance
-from wm_train.registry import UnknownNameError
-from wm_train.run_dir import write_atomic
+from wm_train.run_dir import RunDir
 
 
 class FlatEncoder(nn.Module):
@@ -165,17 +165,18 @@ def test_lr_factor_stays_in_range_and_decays_after_warmup(total, warmup, floor) 
     assert all(a >= b - 1e-12 for a, b in itertools.pairwise(after))
 
 
-def test_write_atomic_replaces_whole_files_with_the_usual_permissions(tmp_path) -> None:
+def test_run_files_replace_whole_files_with_the_usual_permissions(tmp_path) -> None:
     old_umask = os.umask(0o022)
     try:
-        target = tmp_path / "run" / "run.json"
-        write_atomic(target, "first")
-        write_atomic(target, "second")
+        run = RunDir(tmp_path / "run", tensorboard=False)
+        run.write_text("config.gin", "first")
+        run.write_text("config.gin", "second")
     finally:
         os.umask(old_umask)
+    target = tmp_path / "run" / "config.gin"
     assert target.read_text() == "second"
     assert target.stat().st_mode & 0o777 == 0o644  # readable by the team, like any new file
-    assert [p.name for p in target.parent.iterdir()] == ["run.json"]  # no temporary left
+    assert [p.name for p in target.parent.iterdir()] == ["config.gin"]  # no temporary left
 
 
 def test_collapse_stats_of_a_one_sample_batch_are_finite() -> None:

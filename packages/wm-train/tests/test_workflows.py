@@ -32,9 +32,16 @@ def test_jepa_run_layout_and_learning(jepa_run: Path, metrics) -> None:
     info = json.loads((jepa_run / "run.json").read_text())
     assert info["workflow"] == "jepa"
     assert info["status"] == "finished" and info["epochs_done"] == 3
-    assert info["init_from"] is None and info["reward_source"] is None
+    assert info["init_from"] is None and info["loss"] == {"name": "jepa", "reward_source": None}
     assert set(info["modules"]) == {"encoder", "predictor", "target_encoder"}
     assert all(m["source"] == "built" for m in info["modules"].values())
+    # every role names its registry entry, kind and sizes, so wm-eval needs no config
+    assert info["modules"]["encoder"]["name"] == "conv"
+    assert info["modules"]["target_encoder"]["kind"] == "encoder"
+    assert info["modules"]["predictor"]["kind"] == "predictor"
+    sizes = info["modules"]["encoder"]["sizes"]
+    assert sizes["latent_dim"] == 16 and sizes["context"] == 4 and len(sizes["frame_shape"]) == 3
+    assert info["modules"]["predictor"]["sizes"]["num_actions"] >= 2
     assert info["data"]["context"] == 4 and info["data"]["horizon"] == 1
     payload = wm_models.load_checkpoint(jepa_run / "checkpoints" / "last.pt")
     assert set(payload["modules"]) == {"encoder", "predictor", "target_encoder"}
@@ -81,10 +88,12 @@ def test_derived_workflows_learn_and_keep_loaded_modules(
     info = json.loads((run / "run.json").read_text())
     assert info["workflow"] == workflow
     assert info["init_from"] == str(jepa_run.resolve())
-    assert info["reward_source"] == reward_source
+    assert info["loss"]["reward_source"] == reward_source
     assert info["cached_latents"] is True  # every module feeding the head is frozen
     for role in loaded:
-        assert info["modules"][role] == {"trained": False, "source": str(jepa_run.resolve())}
+        record = info["modules"][role]
+        assert record["trained"] is False and record["source"] == str(jepa_run.resolve())
+        assert record["sizes"]["latent_dim"] == 16  # the loaded module keeps its own size
         before = state(jepa_run / "checkpoints" / "best.pt", role)
         after = state(run / "checkpoints" / "last.pt", role)
         assert before.keys() == after.keys()

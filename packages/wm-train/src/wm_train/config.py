@@ -6,10 +6,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import gin
+from wm_core import configurable
 
 
-@gin.configurable
+@configurable
 @dataclass
 class DataConfig:
     """Which replay store to read and how to cut it into windows.
@@ -31,7 +31,7 @@ class DataConfig:
         return [self.paths] if isinstance(self.paths, str) else [str(p) for p in self.paths]
 
 
-@gin.configurable
+@configurable
 @dataclass
 class OptimConfig:
     """AdamW with linear warmup then cosine decay, plus gradient clipping."""

@@ -8,12 +8,24 @@ import torch
 
 
 def effective_rank(z: torch.Tensor) -> torch.Tensor:
-    """exp(entropy) of the normalised singular values of centred latents (Roy & Vetterli 2007)."""
+    """exp(entropy) of the normalised singular values of centred latents (Roy & Vetterli 2007).
+
+    1 for a line, D when all D directions carry equal variance, and 0 for a constant cloud
+    (every row equal: all zeros, one sample, a fully collapsed encoder). The constant case is
+    decided exactly on the rows, not on the singular values: centring a constant in floating
+    point leaves rounding noise whose spectrum would otherwise read as rank >= 1. wm-eval's
+    ``effective_rank`` follows the same definition, so the training log and the report agree.
+    """
     z = z.float()
+    if z.shape[0] == 0 or bool((z == z[:1]).all()):
+        return z.new_zeros(())
     s = torch.linalg.svdvals(z - z.mean(0, keepdim=True))
-    p = s / s.sum().clamp_min(1e-12)
-    entropy = -(p * torch.log(p.clamp_min(1e-12))).sum()
-    return entropy.exp()
+    total = s.sum()
+    if total <= 0:
+        return z.new_zeros(())
+    p = s / total
+    p = p[p > 0]
+    return torch.exp(-(p * torch.log(p)).sum())
 
 
 def batch_std(z: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,8 @@ import torch.distributed as dist
 
 @dataclass(frozen=True)
 class DistInfo:
+    """This process's place in the job (one process, rank 0 of 1, when not under torchrun)."""
+
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
@@ -24,16 +26,6 @@ class DistInfo:
     def is_main(self) -> bool:
         """Only the main rank writes files."""
         return self.rank == 0
-
-
-def resolve_device(device: str) -> torch.device:
-    """'auto' picks CUDA when present; under torchrun each rank takes its local GPU."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return dev
 
 
 def init_distributed(device: torch.device) -> DistInfo:
@@ -60,10 +52,12 @@ def all_reduce_sum(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
 
 
 def barrier(info: DistInfo) -> None:
+    """Wait for every rank (rank 0 may still be writing a checkpoint the others will read)."""
     if info.enabled:
         dist.barrier()
 
 
 def shutdown(info: DistInfo) -> None:
+    """Leave the process group if this process created it."""
     if info.owns_group and dist.is_initialized():
         dist.destroy_process_group()

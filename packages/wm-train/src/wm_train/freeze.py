@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-import gin
+from wm_core import Registry, configurable, unknown_name
 
-from wm_train.registry import Registry, unknown
-
-FREEZE_POLICIES = Registry("freeze policy")
+FREEZE_POLICIES = Registry("freeze_policy", plugin_group="wm_train.plugins", what="freeze policies")
 
 
 class FreezePolicy(Protocol):
+    """Which roles are frozen in each epoch; registered under a name in ``FREEZE_POLICIES``."""
+
     def frozen(self, epoch: int) -> set[str]:
         """Roles frozen during ``epoch`` (0-based)."""
 
@@ -25,11 +25,12 @@ class FreezePolicy(Protocol):
 
 
 def register_freeze(name: str, *, force: bool = False) -> Callable[[Any], Any]:
+    """Add a freeze policy (a class, or a factory of policies) under ``name``."""
     return FREEZE_POLICIES.register(name, force=force)
 
 
 @register_freeze("none")
-@gin.configurable("none", module="freeze")
+@configurable("none", module="freeze")
 class NoFreeze:
     """Train every module (EMA targets still follow their source)."""
 
@@ -41,7 +42,7 @@ class NoFreeze:
 
 
 @register_freeze("modules")
-@gin.configurable("modules", module="freeze")
+@configurable("modules", module="freeze")
 class FreezeModules:
     """Keep the named roles frozen for the whole run (e.g. a loaded encoder)."""
 
@@ -56,7 +57,7 @@ class FreezeModules:
 
 
 @register_freeze("unfreeze_after")
-@gin.configurable("unfreeze_after", module="freeze")
+@configurable("unfreeze_after", module="freeze")
 class UnfreezeAfter:
     """Freeze the named roles for the first ``epochs`` epochs, then fine-tune them too."""
 
@@ -81,7 +82,7 @@ def check_names(policy: FreezePolicy, roles: Iterable[str]) -> None:
     roles = set(roles)
     for name in sorted(policy.names()):
         if name not in roles:
-            raise unknown(f"module in freeze policy {type(policy).__name__}", name, roles)
+            raise unknown_name(f"module in freeze policy {type(policy).__name__}", name, roles)
 
 
 def always_frozen(policy: FreezePolicy, epochs: int) -> set[str]:

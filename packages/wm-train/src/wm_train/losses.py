@@ -1,35 +1,139 @@
-"""Losses: callables ``loss(world, batch) -> (loss, metrics)``, registered by name and gin-bound.
+"""Losses: ``loss(world, batch) -> (loss, metrics)`` objects, registered by name and gin-bound.
 
-A loss may also define
-- ``baseline(world, batch) -> Tensor``: the same loss for a do-nothing model, logged beside
-  validation so a run shows at once whether it beats copying;
-- ``feeds`` and ``features(world, batch) -> dict``: the roles that compute its inputs and those
-  inputs. When every role in ``feeds`` is frozen the Trainer computes the features once per
-  dataset and calls the loss on cached features instead of frames.
+Every loss the Trainer runs is a ``WorldLoss``: besides ``__call__`` it declares
+- ``horizon``: how many actions a window must hold (the JEPA rollout length, else 1);
+- ``baseline(world, batch)``: the same loss for a do-nothing model, logged beside validation so a
+  run shows at once whether it beats copying (``None``: no baseline);
+- ``feeds`` and ``features(world, batch)``: the roles that compute its inputs and those inputs.
+  When every role in ``feeds`` is frozen the Trainer computes the features once per dataset and
+  calls the loss on cached features instead of frames (``feeds = None``: never cached);
+- ``reward_source``: which next latent a reward head reads (``'true'``, ``'predicted'``, None),
+  recorded in run.json for wm-eval;
+- ``state_dict`` / ``load_state_dict``: running state saved in checkpoints (e.g. reward mean).
+
+Subclass ``BaseLoss`` and write only ``__call__``: the rest has safe defaults. A plain function
+``loss(world, batch)`` is wrapped the same way by ``make_loss``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-import gin
 import torch
 import torch.nn.functional as F
 
+from wm_core import Registry, configurable
 from wm_train.diagnostics import batch_std, latent_stats
-from wm_train.registry import Registry
 from wm_train.world import World
 
 Batch = dict[str, torch.Tensor]
-LossFn = Callable[[World, Batch], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+LossOutput = tuple[torch.Tensor, dict[str, torch.Tensor]]
 
-LOSSES = Registry("loss")
+LOSSES = Registry("loss", plugin_group="wm_train.plugins", what="losses")
+
+
+@runtime_checkable
+class WorldLoss(Protocol):
+    """What the Trainer reads from a loss (see the module docstring)."""
+
+    horizon: int
+    feeds: tuple[str, ...] | None
+    reward_source: str | None
+
+    def __call__(self, world: World, batch: Batch) -> LossOutput: ...
+
+    def features(self, world: World, batch: Batch) -> Batch: ...
+
+    def baseline(self, world: World, batch: Batch) -> torch.Tensor | None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class BaseLoss:
+    """Safe defaults for every ``WorldLoss`` member but ``__call__``."""
+
+    horizon: int = 1
+    feeds: tuple[str, ...] | None = None
+    reward_source: str | None = None
+
+    def __call__(self, world: World, batch: Batch) -> LossOutput:
+        raise NotImplementedError(f"{type(self).__name__} must define __call__(world, batch)")
+
+    def features(self, world: World, batch: Batch) -> Batch:
+        """Inputs computed by the ``feeds`` roles; only called when ``feeds`` is set."""
+        raise NotImplementedError(
+            f"{type(self).__name__} sets feeds={self.feeds} but defines no features()"
+        )
+
+    def baseline(self, world: World, batch: Batch) -> torch.Tensor | None:
+        """No do-nothing baseline unless a loss defines one."""
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Stateless by default: any saved state is ignored."""
+
+
+class FunctionLoss(BaseLoss):
+    """A plain ``loss(world, batch)`` function as a ``WorldLoss`` with the defaults."""
+
+    def __init__(self, fn: Callable[[World, Batch], LossOutput]) -> None:
+        self.fn = fn
+
+    def __call__(self, world: World, batch: Batch) -> LossOutput:
+        return self.fn(world, batch)
+
+    def __repr__(self) -> str:
+        return f"FunctionLoss({getattr(self.fn, '__qualname__', self.fn)!r})"
+
+
+#: Kept for code that typed losses as plain callables.
+LossFn = WorldLoss
+
+_MEMBERS = (
+    "horizon",
+    "feeds",
+    "reward_source",
+    "features",
+    "baseline",
+    "state_dict",
+    "load_state_dict",
+)
 
 
 def register_loss(name: str, *, force: bool = False) -> Callable[[Any], Any]:
-    """Add a loss (a function or a class whose instances are losses) under ``name``."""
+    """Add a loss (a class, or a factory of losses) under ``name``."""
     return LOSSES.register(name, force=force)
+
+
+def make_loss(spec: str | WorldLoss | Callable[[World, Batch], LossOutput]) -> WorldLoss:
+    """A registry name (gin supplies its arguments), a ``WorldLoss``, or a plain function."""
+    loss = LOSSES.create(spec)
+    if isinstance(loss, WorldLoss):
+        return loss
+    missing = [m for m in _MEMBERS if not hasattr(loss, m)]
+    if callable(loss) and len(missing) == len(_MEMBERS):
+        return FunctionLoss(loss)
+    raise TypeError(
+        f"Trainer.loss {loss!r} is not a WorldLoss: it lacks {', '.join(missing) or '__call__'}; "
+        "subclass wm_train.BaseLoss, which supplies the defaults"
+    )
+
+
+def loss_name(spec: str | WorldLoss | Callable[..., Any], loss: WorldLoss) -> str:
+    """The registry name of a loss for run.json, else its qualified class or function name."""
+    if isinstance(spec, str):
+        return spec
+    target = loss.fn if isinstance(loss, FunctionLoss) else type(loss)
+    for name in LOSSES.names():
+        if LOSSES.get(name) is target:
+            return name
+    return f"{target.__module__}.{target.__qualname__}"
 
 
 def unit(frames: torch.Tensor) -> torch.Tensor:
@@ -60,8 +164,8 @@ def variance_covariance(z: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tenso
 
 
 @register_loss("reconstruction")
-@gin.configurable("reconstruction", module="losses")
-class ReconstructionLoss:
+@configurable("reconstruction", module="losses")
+class ReconstructionLoss(BaseLoss):
     """L1 between decode(predict(encode(s), a)) and the next frame, as in the seed."""
 
     feeds = ("encoder", "predictor")
@@ -93,8 +197,8 @@ class ReconstructionLoss:
 
 
 @register_loss("jepa")
-@gin.configurable("jepa", module="losses")
-class JepaLoss:
+@configurable("jepa", module="losses")
+class JepaLoss(BaseLoss):
     """L1 between predicted latents and the EMA target encoder's latents of the next states.
 
     ``rollout_steps`` K > 1 rolls the predictor open-loop for K actions (needs horizon >= K).
@@ -167,8 +271,8 @@ class JepaLoss:
 
 
 @register_loss("reward")
-@gin.configurable("reward", module="losses")
-class RewardLoss:
+@configurable("reward", module="losses")
+class RewardLoss(BaseLoss):
     """MSE of reward_head(z, z_next) against the reward of the step s -> s'.
 
     ``next_latent='true'`` takes z_next = encoder(s'); ``'predicted'`` takes predictor(z, a),
@@ -187,10 +291,10 @@ class RewardLoss:
         self._reward_sum: torch.Tensor | float = 0.0
         self._reward_count = 0
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         return {"reward_sum": float(self._reward_sum), "reward_count": self._reward_count}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self._reward_sum = state["reward_sum"]
         self._reward_count = state["reward_count"]
 
@@ -220,8 +324,3 @@ class RewardLoss:
         target = batch["rewards"][:, 0].float()
         mean = self._reward_sum / max(1, self._reward_count)
         return F.mse_loss(torch.zeros_like(target) + mean, target)
-
-
-def make_loss(spec: str | LossFn) -> LossFn:
-    """A registry name (gin supplies its arguments) or a ready callable."""
-    return LOSSES.create(spec)

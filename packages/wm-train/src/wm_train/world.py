@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from torch import nn
 
 import wm_models
-from wm_train.registry import unknown
+from wm_core import unknown_name
 
 #: Role -> registry kind. ``target_encoder`` is an encoder followed by EMA, never built by name.
 ROLE_KINDS: dict[str, str] = {
@@ -22,7 +22,7 @@ ROLE_KINDS: dict[str, str] = {
 def check_role(role: str, field: str) -> str:
     """Fail early, naming the config field, when ``role`` is not a known role."""
     if role not in ROLE_KINDS:
-        raise unknown(f"role in {field}", role, ROLE_KINDS)
+        raise unknown_name(f"role in {field}", role, ROLE_KINDS)
     return role
 
 
@@ -40,7 +40,7 @@ class World(nn.Module):
 
     def __getitem__(self, role: str) -> nn.Module:
         if role not in self._modules:
-            raise unknown("role", role, self.roles())
+            raise unknown_name("role", role, self.roles())
         return self._modules[role]  # type: ignore[return-value]
 
     def __contains__(self, role: object) -> bool:
@@ -101,8 +101,10 @@ def build_module(
 
 
 def spec_kwargs(module: nn.Module) -> dict:
-    """Constructor arguments a module was built with (empty when it carries no spec)."""
+    """Constructor arguments a module was built with (empty when it was not made by
+    ``wm_models.build``, so carries no spec). A spec that cannot be read is an error."""
     try:
-        return dict(wm_models.module_spec(module)["kwargs"])
-    except Exception:
+        spec = wm_models.module_spec(module)
+    except ValueError:  # no spec: a module built by hand
         return {}
+    return dict(spec.get("kwargs") or {})
