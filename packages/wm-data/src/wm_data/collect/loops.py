@@ -42,7 +42,15 @@ class EpisodeBuffer:
             self.ram.append(ram)
         self.seed = seed
 
-    def add(self, frame, ram, action, reward, terminated, truncated) -> None:
+    def add(
+        self,
+        frame: np.ndarray,
+        ram: np.ndarray | None,
+        action: int,
+        reward: float,
+        terminated: bool,
+        truncated: bool,
+    ) -> None:
         self.frames.append(frame)
         if ram is not None:
             self.ram.append(ram)
@@ -105,7 +113,17 @@ def run_collection(
     return _run_gym(writer, spec, policy, target, num_envs, seed, shard, ram, on_episode)
 
 
-def _run_gym(writer, spec, policy, target, num_envs, seed, shard, ram, on_episode) -> float:
+def _run_gym(
+    writer: ReplayWriter,
+    spec: EnvSpec,
+    policy: Policy,
+    target: Target,
+    num_envs: int,
+    seed: int,
+    shard: int,
+    ram: bool,
+    on_episode: EpisodeCallback | None,
+) -> float:
     envs = [make_env(spec) for _ in range(num_envs)]
     ales = [ale_of(e) for e in envs]
     c = spec.channels
@@ -163,7 +181,15 @@ def _run_gym(writer, spec, policy, target, num_envs, seed, shard, ram, on_episod
 
 
 def _run_native(
-    writer, spec, policy, target, num_envs, seed, shard, on_episode, emulator_threads=0
+    writer: ReplayWriter,
+    spec: EnvSpec,
+    policy: Policy,
+    target: Target,
+    num_envs: int,
+    seed: int,
+    shard: int,
+    on_episode: EpisodeCallback | None,
+    emulator_threads: int = 0,
 ) -> float:
     # Two half batches in flight: the emulator threads step one while the policy runs on the
     # other (ale-py's async mode returns whichever envs are ready, named in info["env_id"]).

@@ -140,10 +140,18 @@ def fill_store(
         )
     before = _existing_steps(shards) if not how.overwrite else 0
     jobs = [
-        dict(path=shards[i], spec=spec, shard=i, num_shards=num_workers, agent_path=agent,
-             target_steps=t.steps, target_episodes=t.episodes, **asdict(how))
+        {
+            "path": shards[i],
+            "spec": spec,
+            "shard": i,
+            "num_shards": num_workers,
+            "agent_path": agent,
+            "target_steps": t.steps,
+            "target_episodes": t.episodes,
+            **asdict(how),
+        }
         for i, t in enumerate(targets)
-    ]  # fmt: skip
+    ]
     for extra in extra_shards:
         extra.unlink()
     t1 = time.perf_counter()

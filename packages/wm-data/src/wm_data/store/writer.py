@@ -228,7 +228,15 @@ class ReplayWriter:
             self._file.close()
         self._lock.close()
 
-    def _write(self, frames, columns, ram, length: int, rewards, seed: int) -> int:
+    def _write(
+        self,
+        frames: np.ndarray,
+        columns: dict[str, Any],
+        ram: np.ndarray | None,
+        length: int,
+        rewards: Any,
+        seed: int,
+    ) -> int:
         f = self._file
         f0, s0 = self._next_start("frames"), self._next_start("actions")
         f["frames"].resize(f0 + length + 1, axis=0)
