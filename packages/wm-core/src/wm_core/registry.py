@@ -8,7 +8,9 @@ names the known entries, the closest ones and the plugin group to check. Optiona
 - ``gin_module``: every entry is also the gin configurable ``<gin_module>.<name>``, so its
   constructor arguments are bindable and ``build`` applies the bindings under explicit ones;
 - ``construct``: a hook ``(registry, name, target, kwargs) -> object`` that ``build`` calls
-  instead of ``target(**kwargs)`` (wm-models records each module's spec there).
+  instead of ``target(**kwargs)`` (wm-models records each module's spec there);
+- ``error``: a subclass of ``UnknownNameError`` that a miss raises (e.g. one that is also a
+  ``ValueError``, where callers already catch that).
 """
 
 from __future__ import annotations
@@ -52,8 +54,10 @@ class Registry:
         gin_module: str | None = None,
         construct: Construct | None = None,
         what: str | None = None,
+        error: type[UnknownNameError] = UnknownNameError,
     ) -> None:
         self.kind = kind
+        self.error = error
         self.what = what or f"{kind}s"
         self.plugins: PluginGroup | None = get_group(plugin_group) if plugin_group else None
         self.gin_module = gin_module
@@ -182,7 +186,7 @@ class Registry:
         msg += f" Known {self.what}: {', '.join(known) if known else '(none)'}."
         if self.plugins is not None:
             msg += self.plugins.miss_hint(str(name), self.what)
-        return UnknownNameError(msg, kind=self.kind, name=str(name), known=known)
+        return self.error(msg, kind=self.kind, name=str(name), known=known)
 
     # -- building ----------------------------------------------------------------------------
 

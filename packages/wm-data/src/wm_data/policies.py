@@ -22,13 +22,12 @@ class UnknownPolicyError(UnknownNameError, ValueError):
     """An unknown policy name: a registry miss, and a bad configuration value."""
 
 
-class _PolicyRegistry(Registry):
-    def unknown(self, name: str) -> UnknownNameError:
-        err = super().unknown(name)
-        return UnknownPolicyError(err.message, kind=err.kind, name=err.name, known=err.known)
-
-
-POLICIES = _PolicyRegistry("policy", plugin_group="wm_data.plugins", what="collection policies")
+POLICIES = Registry(
+    "policy",
+    plugin_group="wm_data.plugins",
+    what="collection policies",
+    error=UnknownPolicyError,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
