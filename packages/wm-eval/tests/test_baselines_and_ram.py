@@ -42,7 +42,10 @@ def test_copy_predictors():
     assert torch.equal(copy_last_frame(frames, context=4), frames[:, 3])
 
 
-@pytest.mark.parametrize("env_id", ["ALE/Assault-v5", "AssaultNoFrameskip-v4", "Assault-v4"])
+@pytest.mark.parametrize(
+    "env_id",
+    ["ALE/Assault-v5", "AssaultNoFrameskip-v4", "AssaultDeterministic-v4", "ALE/Assault-ram-v5"],
+)
 def test_every_form_of_an_env_id_finds_the_ram_map(env_id):
     """The lookup goes through wm_data.envs.game_name, whatever form of the name it returns."""
     ram = np.zeros((4, 128), dtype=np.uint8)
