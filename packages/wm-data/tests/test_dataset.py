@@ -9,7 +9,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wm_data.dataset import WindowDataset, make_loader, split_episodes
+from wm_data.dataset import SPLITS, WindowDataset, episode_uniform, make_loader, split_episodes
 from wm_data.store import open_store
 
 
@@ -104,42 +104,59 @@ def test_in_memory_default_follows_ram_budget(tiny_store: Path) -> None:
 
 
 def test_split_is_deterministic_and_disjoint(tmp_path: Path, write_store) -> None:
-    path = write_store(tmp_path / "s.h5", [10] * 40)
-    train = WindowDataset(path, split="train", split_seed=3)
-    val = WindowDataset(path, split="val", split_seed=3)
-    again = WindowDataset(path, split="val", split_seed=3)
-    other = WindowDataset(path, split="val", split_seed=4)
-    assert set(train.episode_ids).isdisjoint(val.episode_ids)
-    assert set(train.episode_ids) | set(val.episode_ids) == set(range(40))
-    assert len(val.episode_ids) == 6  # 15% of 40
-    np.testing.assert_array_equal(val.episode_ids, again.episode_ids)
-    assert set(other.episode_ids) != set(val.episode_ids)
-    ep_train, _ = _decode(train.__getitems__(np.arange(len(train)))["frames"])
-    ep_val, _ = _decode(val.__getitems__(np.arange(len(val)))["frames"])
-    assert set(ep_train.ravel()).isdisjoint(set(ep_val.ravel()))
+    path = write_store(tmp_path / "s.h5", [10] * 200)
+    sets = {split: WindowDataset(path, split=split, split_seed=3) for split in SPLITS}
+    ids = {split: set(ds.episode_ids) for split, ds in sets.items()}
+    assert ids["train"].isdisjoint(ids["val"]) and ids["train"].isdisjoint(ids["test"])
+    assert ids["val"].isdisjoint(ids["test"])
+    assert ids["train"] | ids["val"] | ids["test"] == set(range(200))
+    for split in ("val", "test"):  # 15% each, up to the hash's binomial spread
+        assert 15 <= len(ids[split]) <= 45, (split, len(ids[split]))
+    again = WindowDataset(path, split="test", split_seed=3)
+    np.testing.assert_array_equal(sets["test"].episode_ids, again.episode_ids)
+    assert set(WindowDataset(path, split="test", split_seed=4).episode_ids) != ids["test"]
+    ep_train, _ = _decode(sets["train"].__getitems__(np.arange(len(sets["train"])))["frames"])
+    ep_test, _ = _decode(sets["test"].__getitems__(np.arange(len(sets["test"])))["frames"])
+    assert set(ep_train.ravel()).isdisjoint(set(ep_test.ravel()))
 
 
 def test_split_is_stable_when_the_store_grows(tmp_path: Path, write_store) -> None:
-    path = write_store(tmp_path / "g.h5", [5] * 20)
-    before = set(WindowDataset(path, split="val").episode_ids)
-    write_store(path, [5] * 20, episode_offset=20)
-    after = set(WindowDataset(path, split="val").episode_ids)
-    assert len(after) == 6 and len(before & after) >= 1
+    path = write_store(tmp_path / "g.h5", [5] * 40)
+    before = {s: set(WindowDataset(path, split=s).episode_ids) for s in SPLITS}
+    assert all(before.values())
+    write_store(path, [5] * 40, episode_offset=40)
+    after = {s: set(WindowDataset(path, split=s).episode_ids) for s in SPLITS}
+    for split in SPLITS:  # every stored episode keeps its split; new ones join some split
+        assert after[split] & set(range(40)) == before[split]
+    assert set().union(*after.values()) == set(range(80))
 
 
 def test_split_edge_cases(tmp_path: Path, write_store) -> None:
-    table = open_store(write_store(tmp_path / "e.h5", [3, 3])).episodes
-    train, val = split_episodes(table, 0.15, 0)
-    assert len(train) == 1 and len(val) == 1
-    train, val = split_episodes(table, 0.0, 0)
-    assert len(train) == 2 and len(val) == 0
+    table = open_store(write_store(tmp_path / "e.h5", [3, 3, 3])).episodes
+    parts = split_episodes(table, 0.15, 0, 0.15)  # tiny: each split borrows one episode
+    assert [len(parts[s]) for s in SPLITS] == [1, 1, 1]
+    parts = split_episodes(table, 0.0, 0, 0.0)
+    assert [len(parts[s]) for s in SPLITS] == [3, 0, 0]
+    two = open_store(write_store(tmp_path / "two.h5", [3, 3])).episodes
+    parts = split_episodes(two, 0.15, 0, 0.15)
+    assert len(parts["train"]) == 1 and len(parts["val"]) + len(parts["test"]) == 1
     with pytest.raises(ValueError, match="val_fraction"):
         split_episodes(table, 1.0, 0)
+    with pytest.raises(ValueError, match="leave training episodes"):
+        split_episodes(table, 0.5, 0, 0.5)
+
+
+def test_episode_numbers_are_uniform_and_identity_only(tmp_path: Path, write_store) -> None:
+    table = np.zeros(500, dtype=[("shard", "i8"), ("index", "i8")])
+    table["index"] = np.arange(500)
+    u = episode_uniform(table, 0)
+    assert ((u >= 0) & (u < 1)).all() and abs(u.mean() - 0.5) < 0.05
+    np.testing.assert_array_equal(episode_uniform(table[:100], 0), u[:100])
 
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"context": 0}, "context"), ({"horizon": 0}, "horizon"), ({"split": "test"}, "split")],
+    [({"context": 0}, "context"), ({"horizon": 0}, "horizon"), ({"split": "valid"}, "split")],
 )
 def test_bad_arguments_name_the_field(tiny_store: Path, kwargs: dict, field: str) -> None:
     with pytest.raises(ValueError, match=field):

@@ -1,7 +1,8 @@
 """Windows of ``T + K`` consecutive frames of one episode, as uint8 torch batches.
 
-Every window lies inside one episode. The train/validation split is by episode and
-deterministic from ``split_seed``. Batches are gathered whole (``__getitems__``): in RAM with a
+Every window lies inside one episode. The train / validation / test split is by episode,
+deterministic from ``split_seed`` and stable as the store grows (see ``split_episodes``).
+Batches are gathered whole (``__getitems__``): in RAM with a
 single vectorised fancy index into one frames array, or streamed from HDF5 by reading each
 batch's frame spans in as few slices as possible.
 """
@@ -19,7 +20,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from wm_data.store import RAM_SIZE, ReplayReader
 
-Split = Literal["train", "val", "all"]
+Split = Literal["train", "val", "test", "all"]
+SPLITS = ("train", "val", "test")
 RAM_BUDGET_ENV = "WM_DATA_RAM_BUDGET"
 
 
@@ -33,29 +35,49 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
-def split_episodes(
-    episodes: np.ndarray, val_fraction: float = 0.15, split_seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Partition episode positions into (train, val), sorted, disjoint, deterministic.
+def episode_uniform(episodes: np.ndarray, split_seed: int = 0) -> np.ndarray:
+    """A number in [0, 1) per episode from a hash of ``(split_seed, shard, index in shard)``.
 
-    Each episode is ranked by a hash of ``(split_seed, shard, index in shard)``, and the
-    ``round(val_fraction * E)`` lowest ranks (at least one when there are two or more episodes)
-    form the validation set, so an episode keeps its side when the store grows.
+    It depends on nothing but the episode's own identity, so appending episodes (or shards)
+    never changes the number of an episode already stored.
     """
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
-    n = len(episodes)
-    n_val = round(val_fraction * n)
-    if val_fraction > 0 and n >= 2:
-        n_val = min(max(n_val, 1), n - 1)
     key = (episodes["shard"].astype(np.uint64) << np.uint64(40)) | episodes["index"].astype(
         np.uint64
     )
     seed_hash = _splitmix64(np.array([split_seed], dtype=np.uint64))[0]
-    rank = np.argsort(_splitmix64(key ^ seed_hash), kind="stable")
-    val = np.sort(rank[:n_val])
-    train = np.sort(rank[n_val:])
-    return train, val
+    return (_splitmix64(key ^ seed_hash) >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+def split_episodes(
+    episodes: np.ndarray,
+    val_fraction: float = 0.15,
+    split_seed: int = 0,
+    test_fraction: float = 0.15,
+) -> dict[str, np.ndarray]:
+    """Episode positions of each split: ``{"train", "val", "test"}``, sorted and disjoint.
+
+    An episode whose hash number ``u`` (``episode_uniform``) is below ``test_fraction`` is a test
+    episode, below ``test_fraction + val_fraction`` a validation one, else a training one: its
+    split never changes as the store grows. A store so small that a split with a positive
+    fraction gets no episode lends it the training episode with the lowest ``u`` (while at
+    least one training episode remains); such a loan ends once the store holds an episode of
+    that split's own.
+    """
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    if val_fraction + test_fraction >= 1.0:
+        raise ValueError(
+            f"val_fraction + test_fraction must leave training episodes, got "
+            f"{val_fraction} + {test_fraction}"
+        )
+    u = episode_uniform(episodes, split_seed)
+    code = np.where(u < test_fraction, 2, np.where(u < test_fraction + val_fraction, 1, 0))
+    for split_code, fraction in ((2, test_fraction), (1, val_fraction)):
+        train = np.flatnonzero(code == 0)
+        if fraction > 0 and not (code == split_code).any() and len(train) >= 2:
+            code[train[np.argmin(u[train])]] = split_code
+    return {name: np.flatnonzero(code == c) for c, name in enumerate(SPLITS)}
 
 
 def ram_budget() -> int:
@@ -98,6 +120,7 @@ class WindowDataset(Dataset):
         split: Split = "train",
         val_fraction: float = 0.15,
         split_seed: int = 0,
+        test_fraction: float = 0.15,
         in_memory: bool | None = None,
         include_ram: bool = False,
         expect: Mapping[str, Any] | None = None,
@@ -107,8 +130,8 @@ class WindowDataset(Dataset):
             raise ValueError(f"context must be >= 1, got {context!r}")
         if horizon < 1:
             raise ValueError(f"horizon must be >= 1, got {horizon!r}")
-        if split not in ("train", "val", "all"):
-            raise ValueError(f"split must be 'train', 'val' or 'all', got {split!r}")
+        if split not in (*SPLITS, "all"):
+            raise ValueError(f"split must be 'train', 'val', 'test' or 'all', got {split!r}")
         reader = source if isinstance(source, ReplayReader) else ReplayReader(source, expect)
         if include_ram and not reader.has_ram:
             raise ValueError("include_ram=True but the store has no emulator RAM (has_ram=False)")
@@ -117,6 +140,7 @@ class WindowDataset(Dataset):
         self.window = self.context + self.horizon
         self.split, self.include_ram = split, bool(include_ram)
         self.val_fraction, self.split_seed = float(val_fraction), int(split_seed)
+        self.test_fraction = float(test_fraction)
         self.metadata: dict[str, Any] = dict(reader.metadata)
         self.frame_shape: tuple[int, int, int] = reader.frame_shape
         self.num_actions: int = reader.num_actions
@@ -125,8 +149,7 @@ class WindowDataset(Dataset):
         if split == "all":
             chosen = np.arange(len(table))
         else:
-            train, val = split_episodes(table, val_fraction, split_seed)
-            chosen = train if split == "train" else val
+            chosen = split_episodes(table, val_fraction, split_seed, test_fraction)[split]
         self.episode_ids = chosen
         rows = table[chosen]
         lengths = rows["length"].astype(np.int64)
