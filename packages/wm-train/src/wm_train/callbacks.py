@@ -273,9 +273,8 @@ class Checkpointer(Callback):
             total_steps=fit.total_steps,
             sampler_seed=fit.trainer.seed,
         )
-        extra = state.to_extra()
         modules = {role: fit.world[role] for role in fit.world.roles()}
-        save_checkpoint(fit.run.last, modules, extra)
+        save_checkpoint(fit.run.last, modules, state)
         if state.improved:
-            save_checkpoint(fit.run.best, modules, extra)
+            save_checkpoint(fit.run.best, modules, state)
         fit.run.update(epochs_done=state.epoch)

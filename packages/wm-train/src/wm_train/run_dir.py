@@ -10,7 +10,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
@@ -29,6 +29,9 @@ from wm_core.run_format import (
     METRICS_FILE,
     RUN_FILE,
 )
+
+if TYPE_CHECKING:
+    from wm_train.train_state import TrainState
 
 __all__ = ["RunDir", "RunDirError", "save_checkpoint"]
 
@@ -172,6 +175,6 @@ def module_record(
     )
 
 
-def save_checkpoint(path: Path, modules: Mapping[str, nn.Module], extra: Mapping[str, Any]) -> Path:
-    """Every role plus training state (``TrainState.to_extra()``), atomically, via wm_models."""
-    return wm_models.save_checkpoint(path, dict(modules), extra=dict(extra))
+def save_checkpoint(path: Path, modules: Mapping[str, nn.Module], state: TrainState) -> Path:
+    """Every role plus the training state, atomically, via wm_models."""
+    return wm_models.save_checkpoint(path, dict(modules), extra=state.to_extra())
