@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from wm_core import atomic_write_text, to_plain
 from wm_core.names import did_you_mean
+from wm_eval.stats import Interval, Measurement
 
 if TYPE_CHECKING:
     from wm_eval.headline import Headline
@@ -47,6 +48,8 @@ class Table:
     labels: dict[str, str] = field(default_factory=dict)
     better: str = ""
     probe: str | None = None  # the registered probe that produced it (set by ``evaluate``)
+    split: str | None = None  # the store split the rows score ("test" unless said otherwise)
+    measurements: dict[str, dict[str, Measurement]] = field(default_factory=dict, repr=False)
 
     def add_column(self, label: str, *, baseline: bool = False) -> str:
         if label not in self.columns:
@@ -65,13 +68,31 @@ class Table:
         self.rows.setdefault(key, {})
         return key
 
-    def set(self, key: str, column: str, value: float | None) -> None:
-        """Set one cell; an undeclared row is added with its key as label."""
+    def set(self, key: str, column: str, value: float | Measurement | None) -> None:
+        """Set one cell; an undeclared row is added with its key as label.
+
+        A ``Measurement`` keeps its per-window scores and episode ids, so the cell gets a 95%
+        episode-bootstrap interval and can be compared, paired, with other cells of its row.
+        """
         if column not in self.columns:
             raise KeyError(f"column {column!r} not in table {self.name!r}")
         if key not in self.rows:
             self.add_row(key)
+        if isinstance(value, Measurement):
+            self.measurements.setdefault(key, {})[column] = value
+            value = value.value
+        else:
+            self.measurements.get(key, {}).pop(column, None)
         self.rows[key][column] = clean(value)
+
+    def measurement(self, key: str, column: str) -> Measurement | None:
+        """The per-window scores behind a cell, or None for a plain number."""
+        return self.measurements.get(key, {}).get(column)
+
+    def interval(self, key: str, column: str) -> Interval | None:
+        """The cell's 95% interval (computed once, on first use), or None."""
+        m = self.measurement(key, column)
+        return None if m is None else m.interval()
 
     def value(self, key: str, column: str) -> float | None:
         return self.rows.get(key, {}).get(column)
@@ -98,7 +119,7 @@ class Table:
         lines += ["", "| metric | " + " | ".join(heads) + " |"]
         lines.append("|---|" + "---:|" * len(self.columns))
         for key, vals in self.rows.items():
-            cells = [fmt(vals.get(c)) for c in self.columns]
+            cells = [fmt_interval(vals.get(c), self.interval(key, c)) for c in self.columns]
             lines.append(f"| {self.label(key)} | " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
@@ -110,8 +131,14 @@ class Table:
             "probe": self.probe,
             "columns": self.columns,
             "baselines": self.baselines,
+            "split": self.split,
             "labels": {k: self.label(k) for k in self.rows},
             "rows": {k: {c: v.get(c) for c in self.columns} for k, v in self.rows.items()},
+            "intervals": {
+                k: {c: self.interval(k, c).to_dict() for c in cells}
+                for k, cells in self.measurements.items()
+                if cells
+            },
         }
 
 
@@ -132,6 +159,13 @@ def fmt(value: float | None) -> str:
     if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
         return f"{value:.3e}"
     return f"{value:.4g}"
+
+
+def fmt_interval(value: float | None, interval: Interval | None) -> str:
+    """``0.0123 [0.0101, 0.0140]``: a value and its 95% interval, when it has one."""
+    if interval is None or value is None or math.isnan(interval.low):
+        return fmt(value)
+    return f"{fmt(value)} [{fmt(interval.low)}, {fmt(interval.high)}]"
 
 
 @dataclass
