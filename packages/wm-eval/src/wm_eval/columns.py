@@ -10,6 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 COPY_FRAME = "copy-last-frame"
+MEAN_FRAME = "mean frame (train)"
+MEDIAN_FRAME = "median frame (train)"
+BLUR_FRAME = "blur σ=1 of last frame"
+MEAN_LATENT_SUFFIX = " · mean-latent"
+LINEAR_SUFFIX = " · linear dynamics"
+SHUFFLED_SUFFIX = " · shuffled actions"
 RANDOM_INIT = "random-init"
 CONSTANT_REWARD = "constant (train mean)"
 CONSTANT_STATE = "constant (train mean / majority)"
@@ -24,6 +30,21 @@ TRAINED_ON = " [trained on {source}]"
 def copy_latent(run: str) -> str:
     """The copy-current-latent baseline column of one run (in that run's latent space)."""
     return f"{run}{COPY_LATENT_SUFFIX}"
+
+
+def mean_latent(run: str) -> str:
+    """The train-mean latent baseline column of one run (in that run's latent space)."""
+    return f"{run}{MEAN_LATENT_SUFFIX}"
+
+
+def linear_dynamics(run: str) -> str:
+    """The ridge z -> z' (per action) dynamics baseline column of one run."""
+    return f"{run}{LINEAR_SUFFIX}"
+
+
+def shuffled_actions(run: str) -> str:
+    """The run's own predictor fed actions shuffled across windows: is the action used?"""
+    return f"{run}{SHUFFLED_SUFFIX}"
 
 
 def random_init(name: str) -> str:
@@ -43,5 +64,10 @@ def reward_head_columns(stem: str) -> dict[str, str]:
 
 def owner(column: str, runs: Sequence[str]) -> str | None:
     """The run a column belongs to: its own label, ``run/derived...`` or ``run · copy-latent``."""
-    hits = [r for r in runs if column == r or column.startswith((f"{r}/", copy_latent(r)))]
+    suffixes = (copy_latent(""), mean_latent(""), linear_dynamics(""), shuffled_actions(""))
+    hits = [
+        r
+        for r in runs
+        if column == r or column.startswith(f"{r}/") or column in {r + s for s in suffixes}
+    ]
     return max(hits, key=len) if hits else None

@@ -24,14 +24,19 @@ class EvalConfig:
     None runs every registered probe in the registry's default order. An unknown name raises
     ``wm_core.UnknownNameError`` with the closest known names.
 
+    ``split``: the episodes every probe scores: ``'test'`` (held out from training and from
+    checkpoint selection), or ``'val'`` to look at what selection saw. Probes fit their
+    read-outs (ridge, logistic, linear dynamics) on the training split.
+
     Subsampling (all deterministic from ``seed``): every probe draws at most
-    ``max_samples`` validation windows; the neighbourhood metrics (trustworthiness,
+    ``max_samples`` windows of that split; the neighbourhood metrics (trustworthiness,
     continuity) use the first ``neighbour_samples`` of those, TwoNN and the participation
     ratio all of them; state probes fit on at most ``probe_train_samples`` training
     windows; noise robustness encodes ``noise_samples`` windows per noise level.
     """
 
     probes: tuple[str, ...] | None = None
+    split: str = "test"
     device: str = "auto"
     batch_size: int = 256
     seed: int = 0
@@ -58,6 +63,10 @@ class EvalConfig:
         elif isinstance(self.probes, str):
             raise ValueError(f"probes: a tuple of probe names, got the string {self.probes!r}")
         self.probes = check_probes(tuple(self.probes))
+        if self.split not in ("test", "val"):
+            raise ValueError(
+                f"split: 'test' (held-out episodes, the default) or 'val', got {self.split!r}"
+            )
         for name in POSITIVE:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
