@@ -65,7 +65,13 @@ def atomic_write_text(path: str | Path, text: str, *, fsync: bool = False) -> Pa
     return atomic_write(path, text.encode("utf-8"), fsync=fsync)
 
 
-def to_plain(value: Any, *, nonfinite: str = "string", keep: tuple[type, ...] = ()) -> Any:
+def to_plain(
+    value: Any,
+    *,
+    nonfinite: str = "string",
+    keep: tuple[type, ...] = (),
+    str_keys: bool = True,
+) -> Any:
     """A JSON- and ``torch.load(weights_only=True)``-safe copy of ``value``.
 
     Tuples become lists, numpy scalars and one-element tensors become numbers, larger arrays and
@@ -73,6 +79,8 @@ def to_plain(value: Any, *, nonfinite: str = "string", keep: tuple[type, ...] = 
     infinities as ``"nan"``/``"inf"`` (strict JSON has no literal for them); ``'keep'`` leaves
     them as floats (for checkpoint payloads); ``'none'`` writes ``null``. Instances of ``keep``
     (e.g. ``torch.Tensor`` in a checkpoint's training state) are returned as they are.
+    ``str_keys=False`` keeps int mapping keys (an optimizer's parameter ids must stay ints for
+    ``load_state_dict``); JSON output needs the default.
     """
     if keep and isinstance(value, keep):
         return value
@@ -87,16 +95,21 @@ def to_plain(value: Any, *, nonfinite: str = "string", keep: tuple[type, ...] = 
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, Mapping):
-        return {str(k): to_plain(v, nonfinite=nonfinite, keep=keep) for k, v in value.items()}
+        return {
+            (str(k) if str_keys or not isinstance(k, int) else int(k)): to_plain(
+                v, nonfinite=nonfinite, keep=keep, str_keys=str_keys
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple, set, frozenset)):
         items = sorted(value) if isinstance(value, (set, frozenset)) else value
-        return [to_plain(v, nonfinite=nonfinite, keep=keep) for v in items]
+        return [to_plain(v, nonfinite=nonfinite, keep=keep, str_keys=str_keys) for v in items]
     item = getattr(value, "item", None)
     size = getattr(value, "size", None)
     numel = value.numel() if hasattr(value, "numel") else size
     if callable(item) and numel == 1:  # numpy scalar, one-element array or tensor
-        return to_plain(item(), nonfinite=nonfinite, keep=keep)
+        return to_plain(item(), nonfinite=nonfinite, keep=keep, str_keys=str_keys)
     tolist = getattr(value, "tolist", None)
     if callable(tolist):
-        return to_plain(tolist(), nonfinite=nonfinite, keep=keep)
+        return to_plain(tolist(), nonfinite=nonfinite, keep=keep, str_keys=str_keys)
     raise TypeError(f"{type(value).__name__} ({value!r}) has no plain JSON form")

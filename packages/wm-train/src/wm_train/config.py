@@ -16,12 +16,17 @@ class DataConfig:
 
     ``context`` and ``horizon`` may stay ``None``: context then comes from a loaded encoder
     (else 4) and horizon from the loss (e.g. the JEPA rollout length, else 1).
+
+    Episodes split into train / validation / test by a hash of each episode's identity and
+    ``split_seed`` (``wm_data.split_episodes``): training reads train, selects ``best.pt`` on
+    validation, and never sees test episodes, which wm-eval scores.
     """
 
     paths: str | Sequence[str] = "data/assault"
     context: int | None = None
     horizon: int | None = None
     val_fraction: float = 0.15
+    test_fraction: float = 0.15
     split_seed: int = 0
     batch_size: int = 128
     num_workers: int = 0

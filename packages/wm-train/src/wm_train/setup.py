@@ -229,6 +229,7 @@ def dataset(trainer: Trainer, split: str, context: int, horizon: int) -> Any:
         horizon=horizon,
         split=split,
         val_fraction=data.val_fraction,
+        test_fraction=data.test_fraction,
         split_seed=data.split_seed,
         in_memory=data.in_memory,
     )
@@ -340,6 +341,7 @@ def make_manifest(
             "context": data.context,
             "horizon": data.horizon,
             "val_fraction": trainer.data.val_fraction,
+            "test_fraction": trainer.data.test_fraction,
             "split_seed": trainer.data.split_seed,
             "env_id": data.env_id,
         },

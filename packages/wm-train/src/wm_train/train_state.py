@@ -59,7 +59,7 @@ class TrainState:
         """The checkpoint's ``extra``: tensors and plain values only (``weights_only`` loads it)."""
         extra = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         del extra["improved"]
-        return to_plain(extra, nonfinite="keep", keep=(torch.Tensor,))
+        return to_plain(extra, nonfinite="keep", keep=(torch.Tensor,), str_keys=False)
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any]) -> TrainState:
@@ -70,8 +70,6 @@ class TrainState:
         state.epoch, state.global_step = int(state.epoch), int(state.global_step)
         state.best = float(state.best) if state.best is not None else math.inf
         state.loss = dict(state.loss or {})
-        if state.optimizer:
-            state.optimizer = _int_keyed_optimizer(state.optimizer)
         return state
 
     @classmethod
@@ -123,13 +121,6 @@ class TrainState:
         if self.loss:
             loss.load_state_dict(self.loss)
         set_rng_state(self.rng)
-
-
-def _int_keyed_optimizer(state: Mapping[str, Any]) -> dict[str, Any]:
-    """torch matches optimiser state to parameters by int id; plain copies made them strings."""
-    out = dict(state)
-    out["state"] = {int(k): v for k, v in (state.get("state") or {}).items()}
-    return out
 
 
 def rng_state() -> dict[str, Any]:
