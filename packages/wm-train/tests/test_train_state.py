@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 import wm_models
-from wm_train import DataConfig, OptimConfig, Trainer, TrainState
+from wm_train import DataConfig, FreezeModules, OptimConfig, Trainer, TrainState
 from wm_train.train_state import rng_state
 
 
@@ -133,3 +133,47 @@ def test_a_run_in_the_earlier_layout_resumes_bit_exactly(tiny_store: Path, tmp_p
     assert info["status"] == "finished" and info["version"] == 1
     assert info["modules"]["encoder"]["name"] == "conv"  # filled in from the config
     assert info["loss"] == {"name": "jepa", "reward_source": None}
+
+
+def test_a_reward_head_resumes_bit_exactly_without_measuring_its_inputs_again(
+    jepa_run: Path, tiny_store: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The standardisation statistics are buffers: a resumed run reads them from last.pt."""
+    head_class = wm_models.reward_heads.MLPRewardHead
+    real = head_class.set_input_statistics
+    calls: list[int] = []
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(head_class, "set_input_statistics", counted)
+
+    def trainer(run_dir: Path) -> Trainer:
+        return Trainer(
+            workflow="reward_predictor",
+            init_from=str(jepa_run),
+            load=["encoder"],
+            modules={"reward_head": "mlp"},
+            loss="reward",
+            freeze=FreezeModules(["encoder"]),
+            data=DataConfig(paths=str(tiny_store), batch_size=32),
+            optim=OptimConfig(lr=1e-3, warmup_steps=2),
+            epochs=2,
+            run_dir=str(run_dir),
+            device="cpu",
+        )
+
+    trainer(tmp_path / "straight").fit()
+    trainer(tmp_path / "split").fit(max_epochs=1)
+    assert len(calls) == 2  # once per new run
+    after_first = checkpoint(tmp_path / "split")["modules"]["reward_head"]["state_dict"]
+    trainer(tmp_path / "split").fit(resume=True)
+    assert len(calls) == 2  # not again on resume
+    a, b = checkpoint(tmp_path / "straight"), checkpoint(tmp_path / "split")
+    head = b["modules"]["reward_head"]["state_dict"]
+    assert int(head["inputs.count"]) > 0
+    for key in ("inputs.z_mean", "inputs.z_std", "inputs.z_next_mean", "inputs.z_next_std"):
+        assert torch.equal(head[key], after_first[key]), key
+    assert_same_tensors(a["modules"], b["modules"], "modules")
+    assert_same_tensors(a["extra"]["optimizer"]["state"], b["extra"]["optimizer"]["state"], "adam")

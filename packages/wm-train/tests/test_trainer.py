@@ -175,8 +175,10 @@ def test_cached_latents_train_like_re_encoding(jepa_run: Path, tiny_store: Path,
         return checkpoint(tmp_path / f"cache_{cache}")["modules"]["reward_head"]["state_dict"]
 
     cached, direct = run(True), run(False)
+    # The head standardises its inputs: the float noise between a batch of 32 and the cache's
+    # batches is divided by the latents' std (~0.01 here), so it reaches the weights ~100x larger.
     for key in cached:
-        torch.testing.assert_close(cached[key], direct[key], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(cached[key], direct[key], rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch.utils.data.distributed import DistributedSampler
@@ -26,6 +26,16 @@ if TYPE_CHECKING:
     from wm_train.trainer import Trainer
 
 Batch = dict[str, torch.Tensor]
+SPLIT_CHUNK = 4096
+
+
+class Batches(NamedTuple):
+    """Where a run's batches come from."""
+
+    sampler: DistributedSampler  # the train order, the same per epoch on every restart
+    train: Callable[[], Iterable[Batch]]  # this rank's shard, in the sampler's order
+    val: Callable[[], Iterable[Batch]]
+    train_split: Callable[[], Iterable[Batch]]  # every training window once, on every rank
 
 
 def wants_cache(trainer: Trainer, world: World, fixed: set[str]) -> bool:
@@ -49,8 +59,8 @@ def make_batches(
     device: torch.device,
     run: RunDir,
     use_cache: bool,
-) -> tuple[DistributedSampler, Callable[[], Iterable[Batch]], Callable[[], Iterable[Batch]]]:
-    """The train sampler (the same per-epoch order on every restart) and batch sources."""
+) -> Batches:
+    """The train sampler and the batch sources: from the latent caches or from loaders."""
     train_sampler = DistributedSampler(
         data.train, dist.world_size, dist.rank, shuffle=True, seed=trainer.seed
     )
@@ -71,10 +81,23 @@ def make_batches(
         def cached(split: str, sampler: Any) -> Callable[[], Iterable[Batch]]:
             return lambda: (caches[split].batch(i) for i in index_batches(sampler, batch_size))
 
-        return train_sampler, cached("train", train_sampler), cached("val", val_sampler)
+        train = caches["train"]
+        return Batches(
+            train_sampler,
+            cached("train", train_sampler),
+            cached("val", val_sampler),
+            lambda: (train.batch(i) for i in torch.arange(len(train)).split(SPLIT_CHUNK)),
+        )
     train_loader = loader(trainer, data.train, train_sampler, batch_size)
     val_loader = loader(trainer, data.val, val_sampler, batch_size) if val_sampler else None
-    return train_sampler, lambda: train_loader, lambda: val_loader or ()
+    return Batches(
+        train_sampler,
+        lambda: train_loader,
+        lambda: val_loader or (),
+        lambda: wm_data.make_loader(
+            data.train, batch_size, shuffle=False, num_workers=trainer.data.num_workers
+        ),
+    )
 
 
 def build_caches(

@@ -2,8 +2,9 @@
 
 Modules loaded from checkpoints decide the context and latent size, so they come first; then the
 data, the world (built, loaded, EMA targets), the run directory, the batches (from a latent cache
-when the front end is frozen for the whole run), the optimiser, and last the saved training state
-of a resumed run (its RNG state must be the last thing set before the loop starts).
+when the front end is frozen for the whole run), the training-split statistics of inputs a trained
+module standardises (a new run only), the optimiser, and last the saved training state of a
+resumed run (its RNG state must be the last thing set before the loop starts).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from wm_train.batches import autocast_for, make_batches, wants_cache
 from wm_train.distributed import DistInfo
 from wm_train.ema import EmaTarget, decay_schedule
 from wm_train.freeze import always_frozen
+from wm_train.input_stats import set_input_statistics
 from wm_train.run_dir import RunDir, module_record
 from wm_train.train_state import TrainState
 from wm_train.world import ROLE_KINDS, World, build_module, spec_kwargs
@@ -106,9 +108,10 @@ def setup_fit(
     if dist.is_main:
         manifest = make_manifest(trainer, world, targets, init_run, data, use_cache)
         run.create(manifest, config_text, resume=resume, restart=restart)
-    sampler, train_batches, val_batches = make_batches(
-        trainer, world, data, dist, device, run, use_cache
-    )
+    batches = make_batches(trainer, world, data, dist, device, run, use_cache)
+    autocast = autocast_for(trainer.precision, device)
+    if not resume:  # a resumed module has its statistics in the checkpoint
+        set_input_statistics(trainer, world, batches.train_split, device, autocast)
     optimizer = make_optimizer(trainer, world, state.param_group_roles() if resume else None)
     if resume:
         state.restore(optimizer=optimizer, targets=targets, loss=trainer.loss)
@@ -124,15 +127,15 @@ def setup_fit(
         world=world,
         targets=targets,
         optimizer=optimizer,
-        train_sampler=sampler,
-        train_batches=train_batches,
-        val_batches=val_batches,
+        train_sampler=batches.sampler,
+        train_batches=batches.train,
+        val_batches=batches.val,
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
         start_epoch=start,
         stop_epoch=stop,
         resumed=resume,
-        autocast=autocast_for(trainer.precision, device),
+        autocast=autocast,
     )
     return fit, state
 
