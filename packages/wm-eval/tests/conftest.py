@@ -128,6 +128,7 @@ def _write_run(
             "context": CONTEXT,
             "horizon": 1,
             "val_fraction": 0.15,
+            "test_fraction": 0.15,
             "split_seed": 0,
         },
         loss={"reward_source": reward_source} if reward_source else {},

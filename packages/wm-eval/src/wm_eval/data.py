@@ -1,4 +1,4 @@
-"""Validation (and probe-training) windows from a run's store, subsampled and cached."""
+"""Windows of each split of a run's store, subsampled and cached, with their episode ids."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import numpy as np
 import torch
 
 from wm_data import WindowDataset, open_store
+from wm_data.dataset import SPLITS, split_episodes
 from wm_eval.runs import RunInfo
+
+DEFAULT_FRACTION = 0.15
 
 
 def subsample(n: int, max_samples: int, seed: int) -> np.ndarray:
@@ -21,13 +24,21 @@ def subsample(n: int, max_samples: int, seed: int) -> np.ndarray:
 
 @dataclass
 class DataSource:
-    """The store and split settings a run was trained with (its ``run.json`` ``data`` entry)."""
+    """The store and split settings a run was trained with (its ``run.json`` ``data`` entry).
+
+    ``predates_test_split``: the run's ``run.json`` records no ``test_fraction`` (written before
+    the held-out test split existed); the default fraction is assumed, but that run's training
+    may have seen what is now the test split.
+    """
 
     paths: tuple[str, ...]
     context: int
-    val_fraction: float = 0.15
+    val_fraction: float = DEFAULT_FRACTION
     split_seed: int = 0
+    test_fraction: float = DEFAULT_FRACTION
+    predates_test_split: bool = False
     _metadata: dict[str, Any] | None = field(default=None, repr=False)
+    _episodes: np.ndarray | None = field(default=None, repr=False)
     _datasets: dict[tuple[str, int], Any] = field(default_factory=dict, repr=False)
     _batches: dict[tuple[str, int, int, int], dict[str, torch.Tensor]] = field(
         default_factory=dict, repr=False
@@ -35,7 +46,7 @@ class DataSource:
 
     @property
     def key(self) -> tuple:
-        return (self.paths, self.context, self.val_fraction, self.split_seed)
+        return (self.paths, self.context, self.val_fraction, self.split_seed, self.test_fraction)
 
     @classmethod
     def from_run(cls, run: RunInfo, override_paths: tuple[str, ...] | None = None) -> DataSource:
@@ -51,26 +62,53 @@ class DataSource:
         return cls(
             paths=paths,
             context=int(data["context"]),
-            val_fraction=float(data.get("val_fraction", 0.15)),
+            val_fraction=float(data.get("val_fraction", DEFAULT_FRACTION)),
             split_seed=int(data.get("split_seed", 0)),
+            test_fraction=float(data.get("test_fraction", DEFAULT_FRACTION)),
+            predates_test_split="test_fraction" not in data,
         )
+
+    def _read_store(self) -> None:
+        reader = open_store(list(self.paths))
+        try:
+            self._metadata = dict(reader.metadata)
+            self._episodes = reader.episodes
+        finally:
+            reader.close()
 
     @property
     def metadata(self) -> dict[str, Any]:
         """The store's metadata (env_id, obs_shape, has_ram, ...), read once."""
         if self._metadata is None:
-            reader = open_store(list(self.paths))
-            try:
-                self._metadata = dict(reader.metadata)
-            finally:
-                close = getattr(reader, "close", None)
-                if callable(close):
-                    close()
-        return self._metadata
+            self._read_store()
+        return self._metadata  # type: ignore[return-value]
+
+    @property
+    def episodes(self) -> np.ndarray:
+        """The store's episode table (one row per episode, shards concatenated), read once."""
+        if self._episodes is None:
+            self._read_store()
+        return self._episodes  # type: ignore[return-value]
 
     @property
     def has_ram(self) -> bool:
         return bool(self.metadata.get("has_ram", False))
+
+    def split_episodes(self) -> dict[str, np.ndarray]:
+        """Store episode positions of each split, as ``WindowDataset`` assigns them."""
+        return split_episodes(self.episodes, self.val_fraction, self.split_seed, self.test_fraction)
+
+    def split_summary(self) -> dict[str, Any]:
+        """Fractions, seed, episodes per split and the test episodes (for provenance)."""
+        parts = self.split_episodes()
+        return {
+            "val_fraction": self.val_fraction,
+            "test_fraction": self.test_fraction,
+            "split_seed": self.split_seed,
+            "predates_test_split": self.predates_test_split,
+            "episodes": {name: len(parts[name]) for name in SPLITS},
+            "test_episode_ids": [int(i) for i in parts["test"]],
+        }
 
     def dataset(self, split: str, horizon: int) -> WindowDataset:
         key = (split, horizon)
@@ -81,6 +119,7 @@ class DataSource:
                 horizon=horizon,
                 split=split,
                 val_fraction=self.val_fraction,
+                test_fraction=self.test_fraction,
                 split_seed=self.split_seed,
                 include_ram=self.has_ram,
             )
@@ -89,7 +128,11 @@ class DataSource:
     def batch(
         self, split: str, horizon: int, max_samples: int, seed: int, chunk: int = 512
     ) -> dict[str, torch.Tensor]:
-        """A subsample of windows as one batch dict (uint8 frames stay uint8), cached."""
+        """A subsample of windows as one batch dict (uint8 frames stay uint8), cached.
+
+        Besides the dataset's fields it holds ``episode`` (int64): the store episode of each
+        window, the unit every interval resamples.
+        """
         key = (split, horizon, max_samples, seed)
         if key not in self._batches:
             ds = self.dataset(split, horizon)
@@ -98,7 +141,9 @@ class DataSource:
                     f"data: split {split!r} of {list(self.paths)} has no windows of "
                     f"context={self.context} horizon={horizon}"
                 )
-            idx = subsample(len(ds), max_samples, seed).tolist()
+            idx = subsample(len(ds), max_samples, seed)
             parts = [ds.__getitems__(idx[s : s + chunk]) for s in range(0, len(idx), chunk)]
-            self._batches[key] = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+            batch = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+            batch["episode"] = torch.from_numpy(ds.window_episode(idx)[0].astype(np.int64))
+            self._batches[key] = batch
         return self._batches[key]

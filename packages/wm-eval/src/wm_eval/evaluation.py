@@ -15,6 +15,7 @@ from wm_eval.data import DataSource
 from wm_eval.headline import build_headline
 from wm_eval.loading import load_group
 from wm_eval.probes import PROBES
+from wm_eval.provenance import collect
 from wm_eval.report import Report
 from wm_eval.runs import RunInfo, discover
 from wm_eval.session import EvalSession
@@ -65,6 +66,15 @@ def _describe(run: RunInfo) -> dict:
     }
 
 
+def _stores(sources: dict[str, DataSource | None]) -> list[tuple[list[str], DataSource]]:
+    """Each distinct store once, with the labels of the runs that read it."""
+    by_key: dict[tuple, tuple[list[str], DataSource]] = {}
+    for label, src in sources.items():
+        if src is not None:
+            by_key.setdefault(src.key, ([], src))[0].append(label)
+    return list(by_key.values())
+
+
 def evaluate(
     run_paths: Sequence[str | Path], out_dir: str | Path, config: EvalConfig | None = None
 ) -> Report:
@@ -93,6 +103,12 @@ def evaluate(
             sources[label] = None
             continue
         sources[label] = shared.setdefault(src.key, src)
+        if src.predates_test_split:
+            report.notes.append(
+                f"{label} predates the held-out test split: its run.json records no "
+                f"data.test_fraction, so {src.test_fraction} is assumed; its training may have "
+                f"seen the episodes now scored as the {config.split} split."
+            )
     out_dir.mkdir(parents=True, exist_ok=True)  # only once every run and checkpoint is read
     session = EvalSession(config, device, out_dir, groups, sources, report)
     for name in config.probes:
@@ -101,11 +117,14 @@ def evaluate(
             tables = PROBES.get(name)(session)
             for table in tables:
                 table.probe = name
+                if table.split is None:
+                    table.split = config.split
             report.tables.extend(tables)
         except ValueError as exc:  # e.g. no windows as long as the rollout horizon
             report.notes.append(f"probe {name!r} skipped: {exc}")
             log.warning("probe %s skipped: %s", name, exc)
         log.info("probe %s took %.1fs", name, time.perf_counter() - t0)
     report.headline = build_headline(report)
+    report.provenance = collect(_stores(sources), config.to_dict())
     report.write(out_dir)
     return report

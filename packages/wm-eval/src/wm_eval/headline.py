@@ -1,10 +1,16 @@
-"""The headline: one compact table that answers "which world model is better" first.
+"""The headline: the few figures that decide between world models, each one judged.
 
 Every number is copied from the probe tables already computed (nothing is measured again),
-so the headline can never disagree with the detailed tables below it. Each headline row names
-its source by **row key** (``HEADLINE_SPECS``), never by label: a probe that did not run, or a
-run without the component a row needs, shows "n/a", but a probe table that lacks a key the
+so the headline can never disagree with the detailed tables below it. Each row names its
+source by **row key** (``HEADLINE_SPECS``), never by label: a probe that did not run, or a run
+without the component a row needs, shows "n/a", but a probe table that lacks a key the
 headline reads is a bug and raises ``RowKeyError``.
+
+Each run's figure is printed with its 95% episode-bootstrap interval beside the strongest
+trivial baseline **in the same space** and a verdict from the paired interval
+(``wm_eval.judgement``). No run is bolded: two runs are compared only on rows whose figures
+live in one space (decoded pixels, probe scores, reward), from their paired interval; latent
+errors of different runs are never compared.
 """
 
 from __future__ import annotations
@@ -15,34 +21,54 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wm_eval import columns as C
-from wm_eval.report import NA, Report, Table, clean, fmt
+from wm_eval.judgement import DEGENERATE_LATENT, Figure, Judged, judge, verdict, versus
+from wm_eval.judgement import versus_text as _versus_text
+from wm_eval.report import NA, Report, Table
 
-LOWER, HIGHER, NEAR_ZERO = "lower", "higher", "closer to 0"
-BaselineFilter = Callable[[str, Sequence[str]], bool]
+LOWER, HIGHER = "lower", "higher"
+PIXELS, LATENT, PROBE, REWARD, GEOMETRY = "pixels", "latent", "probe", "reward", "geometry"
+SAME_SPACE = (PIXELS, PROBE, REWARD)  # rows where two runs' figures may be compared
+PIXEL_BASELINES = (C.COPY_FRAME, C.MEAN_FRAME, C.MEDIAN_FRAME, C.BLUR_FRAME)
+PIXEL_LOOP = "/pixel loop"  # the decode→re-encode protocol column of a decoded rollout
+BaselineFilter = Callable[[str, str, Sequence[str]], bool]  # (column, run, runs) -> bool
 
 
 @dataclass
 class HeadlineRow:
-    """One question: a value per run, the baseline(s) to beat, and where the numbers came from."""
+    """One question: each run's judged figure and, where meaningful, runs against each other."""
 
     key: str
     metric: str
     better: str
-    values: dict[str, float | None]
-    baseline_name: str
-    baseline: dict[str, float | None] = field(default_factory=dict)
+    space: str
+    cells: dict[str, Judged] = field(default_factory=dict)
+    pairs: list[dict[str, str | None]] | None = None  # None: runs are not comparable here
     source_table: str = ""
     source_row: str | None = None
-    source_columns: dict[str, str | None] = field(default_factory=dict)
 
-    def best(self) -> list[str]:
-        """Runs with the best value as printed (ties included); empty unless two have one."""
-        have = {r: v for r, v in self.values.items() if v is not None}
-        if len(have) < 2:
-            return []
-        score = {LOWER: lambda v: v, HIGHER: lambda v: -v, NEAR_ZERO: abs}[self.better]
-        top = fmt(min(have.values(), key=score))
-        return [r for r, v in have.items() if fmt(v) == top]
+    @property
+    def values(self) -> dict[str, float | None]:
+        return {r: j.figure.value for r, j in self.cells.items()}
+
+    def versus_text(self) -> str:
+        if self.pairs is None:
+            return "— (separate latent spaces)" if self.space == LATENT else "—"
+        return _versus_text(self.pairs) or NA
+
+    def to_dict(self, runs: Sequence[str]) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "better": self.better,
+            "space": self.space,
+            "values": {r: self.cells[r].figure.value for r in runs},
+            "runs": {r: self.cells[r].to_dict() for r in runs},
+            "run_vs_run": self.pairs,
+            "source": {
+                "table": self.source_table,
+                "row": self.source_row,
+                "columns": {r: self.cells[r].figure.column for r in runs},
+            },
+        }
 
 
 @dataclass
@@ -51,31 +77,35 @@ class Headline:
 
     runs: list[str]
     rows: list[HeadlineRow] = field(default_factory=list)
+    split: str | None = None
     title: str = "Headline: which world model is better"
     description: str = (
-        "Copied from the tables below (report.json names each source table, row and "
-        "column). **Bold**: best run on that row. A run with several derived decoders or "
-        "reward heads uses the first listed; the reward rows prefer a head trained on true "
-        "next latents. Several baseline values (one per run, store or encoder architecture) "
-        "are separated by ' / ' in column order. n/a: the run lacks the component (e.g. no "
-        "decoder) or the probe was not run."
+        "Each run's figure with its 95% interval (episode-level bootstrap), then '—' and the "
+        "strongest trivial baseline in the same space (the candidate with the best value on "
+        "that row: copy-last-frame / mean / median frame / blur for pixels; the run's own "
+        "copy-latent / mean-latent / linear-dynamics / shuffled-actions for its latent; "
+        "random-init / pooled pixels / constant / chance for probes). 'beats' only when the "
+        "interval of the paired difference on the same windows excludes 0 in the good "
+        "direction; otherwise 'no better than' (or 'worse than'). 'no interval': the table has "
+        "no per-window scores, so no verdict. Runs are compared with each other only in the "
+        "same space and from the paired interval; latent errors of different runs are never "
+        "compared. Copied from the tables below (report.json names each source); a run with "
+        "several decoders or reward heads uses the first listed, a reward head trained on "
+        "true next latents first. n/a: component missing or probe not run."
     )
 
     def to_markdown(self) -> str:
         lines = [f"## {self.title}", "", self.description, ""]
-        lines.append("| metric | better | " + " | ".join(self.runs) + " | baseline | baseline is |")
-        lines.append("|---|---|" + "---:|" * len(self.runs) + "---:|---|")
+        if self.split:
+            lines += [f"*Every figure is scored on the {self.split} split.*", ""]
+        lines.append("| metric | better | " + " | ".join(self.runs) + " | run vs run |")
+        lines.append("|---|---|" + "---|" * len(self.runs) + "---|")
         for row in self.rows:
-            best = row.best()
-            cells = [
-                f"**{fmt(row.values.get(r))}**" if r in best else fmt(row.values.get(r))
-                for r in self.runs
-            ]
-            base = " / ".join(fmt(v) for v in row.baseline.values()) or NA
+            cells = [row.cells[r].text() for r in self.runs]
             lines.append(
                 f"| {row.metric} | {row.better} | "
                 + " | ".join(cells)
-                + f" | {base} | {row.baseline_name} |"
+                + f" | {row.versus_text()} |"
             )
         return "\n".join(lines) + "\n"
 
@@ -83,62 +113,54 @@ class Headline:
         return {
             "title": self.title,
             "description": self.description,
+            "split": self.split,
             "columns": self.runs,
-            "rows": {
-                r.key: {
-                    "metric": r.metric,
-                    "better": r.better,
-                    "values": {run: r.values.get(run) for run in self.runs},
-                    "best": r.best(),
-                    "baseline": {"name": r.baseline_name, "values": r.baseline},
-                    "source": {
-                        "table": r.source_table,
-                        "row": r.source_row,
-                        "columns": r.source_columns,
-                    },
-                }
-                for r in self.rows
-            },
+            "rows": {r.key: r.to_dict(self.runs) for r in self.rows},
         }
 
 
 # -- reading the tables ------------------------------------------------------------------------
 
 
-def run_columns(table: Table, runs: Sequence[str]) -> dict[str, list[str]]:
-    """Each run's non-baseline columns, in table order."""
+def run_columns(
+    table: Table, runs: Sequence[str], prefer: Sequence[str] = ()
+) -> dict[str, list[str]]:
+    """Each run's non-baseline columns, those ending with a ``prefer`` suffix first."""
     out: dict[str, list[str]] = {r: [] for r in runs}
     for c in table.columns:
         run = C.owner(c, runs)
         if run is not None and c not in table.baselines:
             out[run].append(c)
+    if prefer:
+        for cols in out.values():
+            cols.sort(key=lambda c: not c.endswith(tuple(prefer)))  # stable
     return out
 
 
-def _mean(table: Table, keys: Sequence[str], column: str) -> float | None:
-    vals = [v for k in keys if (v := table.value(k, column)) is not None]
-    return sum(vals) / len(vals) if vals else None
-
-
 def prefixes(*names: str) -> BaselineFilter:
-    """Baseline columns whose label starts with one of ``names``."""
-    return lambda column, _runs: column.startswith(names)
+    """Baseline columns whose label starts with one of ``names`` (store tags may follow)."""
+    return lambda column, _run, _runs: column.startswith(names)
 
 
-def copy_latent_of_runs(column: str, runs: Sequence[str]) -> bool:
-    """The per-run copy-current-latent baseline columns."""
-    return column.endswith(C.COPY_LATENT_SUFFIX) and C.owner(column, runs) is not None
+def own_latent(column: str, run: str, runs: Sequence[str]) -> bool:
+    """The run's own latent baselines: copy-latent, mean-latent, linear dynamics, shuffled."""
+    return column != run and C.owner(column, runs) == run
+
+
+PIXEL = prefixes(*PIXEL_BASELINES)
+PROBE_BASELINES = prefixes(C.RANDOM_INIT, f"pixels, {C.POOLED}×{C.POOLED} pooled", "constant")
 
 
 @dataclass(frozen=True)
 class RowSpec:
-    """A headline row read from one probe table: a row key, or a family of keys.
+    """A headline row read from one probe table: a row key, or the last of a family of keys.
 
-    ``row`` is a key (it must exist once the table does) or an fnmatch pattern such as
-    ``"k=*"`` (data-dependent rows, n/a when none): ``reduce='last'`` reads the family's last
-    row in table order, ``'mean'`` averages each column over the family. ``metric`` may name
-    the source row's ``{label}`` and the family size ``{n}``; ``metric_na`` is shown when the
-    table or the family is missing.
+    ``row`` is a key (it must exist once the table does) or, with ``reduce='last'``, an fnmatch
+    pattern such as ``"k=*"`` whose last row in table order is read (n/a when none).
+    ``space`` decides which baselines are candidates and whether runs are compared:
+    ``run_vs_run`` only for rows in one space across runs (``SAME_SPACE``). ``prefer``: column
+    suffixes read first (the decode→re-encode protocol of a decoded rollout). ``optional``:
+    a key its probe may not write yet; its absence gives n/a instead of ``RowKeyError``.
     """
 
     key: str
@@ -147,58 +169,74 @@ class RowSpec:
     probe: str
     table: str
     row: str
-    baseline_name: str
+    space: str
     baselines: BaselineFilter
     reduce: str = "one"
     metric_na: str | None = None
+    prefer: tuple[str, ...] = ()
+    optional: bool = False
 
     @property
     def keys(self) -> tuple[str, ...]:
         """The headline row keys this spec fills."""
         return (self.key,)
 
+    @property
+    def run_vs_run(self) -> bool:
+        return self.space in SAME_SPACE
+
     def source_rows(self, table: Table) -> list[str]:
         """The row keys this spec reads from ``table``; a missing fixed key raises."""
         if self.reduce == "one":
+            if self.optional and self.row not in table.rows:
+                return []
             return [table.require(self.row)]
-        family = [k for k in table.rows if fnmatch.fnmatchcase(k, self.row)]
-        return family[-1:] if self.reduce == "last" else family
+        return [k for k in table.rows if fnmatch.fnmatchcase(k, self.row)][-1:]
 
     def required_rows(self, table: Table) -> list[str]:
         """What must exist in a complete table: the key, or at least one row of the family."""
         rows = self.source_rows(table)
-        if not rows:
+        if not rows and not self.optional:
             table.require(self.row)  # raises, naming the pattern and the rows there are
         return rows
 
     def build(self, tables: dict[str, Table], runs: Sequence[str]) -> list[HeadlineRow]:
         t = tables.get(self.table)
         rows = self.source_rows(t) if t is not None else []
-        label = t.label(rows[0]) if t is not None and len(rows) == 1 else ""
-        na = self.metric_na if self.metric_na is not None else self.metric.format(label="", n=0)
-        metric = self.metric.format(label=label, n=len(rows)) if rows else na
-        out = HeadlineRow(self.key, metric, self.better, dict.fromkeys(runs), self.baseline_name)
+        label = t.label(rows[0]) if t is not None and rows else ""
+        na = self.metric_na if self.metric_na is not None else self.metric.format(label="")
+        out = HeadlineRow(
+            self.key, self.metric.format(label=label) if rows else na, self.better, self.space
+        )
         out.source_table = self.table
+        out.cells = {r: Judged(Figure()) for r in runs}
         if t is None or not rows:
             return [out]
-        out.source_row = rows[0] if self.reduce != "mean" else f"mean of {self.row}"
-        for run, cols in run_columns(t, runs).items():
-            for c in cols:
-                if (v := _mean(t, rows, c)) is not None:
-                    out.values[run], out.source_columns[run] = v, c
-                    break
-            else:
-                out.source_columns[run] = cols[0] if cols else None
-        out.baseline = {c: _mean(t, rows, c) for c in t.baselines if self.baselines(c, runs)}
+        key = out.source_row = rows[0]
+        figures: dict[str, Figure] = {}
+        for run, cols in run_columns(t, runs, self.prefer).items():
+            got = [Figure.read(t, key, c) for c in cols]
+            fig = next((f for f in got if f.value is not None or f.flag), None)
+            fig = fig or Figure(cols[0] if cols else None)
+            candidates = {
+                c: Figure.read(t, key, c) for c in t.baselines if self.baselines(c, run, runs)
+            }
+            degenerate = DEGENERATE_LATENT if self.space == LATENT else None
+            out.cells[run] = judge(fig, candidates, self.better, degenerate=degenerate)
+            figures[run] = fig
+        if self.run_vs_run:
+            out.pairs = versus(runs, figures, self.better)
         return [out]
 
 
 @dataclass(frozen=True)
 class RewardSpec:
-    """Reward MSE from the true and from the predicted next latent, and their gap.
+    """Reward MSE from the true and from the predicted next latent, and their paired gap.
 
     Each run's reward head is the first of its heads trained on true next latents with a value,
-    else its first head.
+    else its first head. Baselines: the constant train-mean reward (and, for the predicted next
+    latent, the same head fed the current latent). The gap row judges predicted against true
+    next latent on the same windows.
     """
 
     probe: str = "reward"
@@ -215,15 +253,16 @@ class RewardSpec:
         return [table.require(self.mse), table.require(self.gap)]
 
     def _empty(self, runs: Sequence[str]) -> list[HeadlineRow]:
-        const = "constant train-mean reward"
-        specs = [
-            ("reward MSE, true next latent", LOWER, const),
-            ("reward MSE, predicted next latent", LOWER, const),
-            ("reward MSE gap (predicted − true next)", NEAR_ZERO, "copy-current-latent (per run)"),
+        metrics = [
+            ("reward MSE, true next latent", REWARD),
+            ("reward MSE, predicted next latent", REWARD),
+            ("reward MSE gap (predicted − true next)", REWARD),
         ]
         return [
-            HeadlineRow(k, m, b, dict.fromkeys(runs), base, source_table=self.table)
-            for k, (m, b, base) in zip(self.keys, specs, strict=True)
+            HeadlineRow(
+                k, m, LOWER, space, {r: Judged(Figure()) for r in runs}, source_table=self.table
+            )
+            for k, (m, space) in zip(self.keys, metrics, strict=True)
         ]
 
     def _head(self, t: Table, columns: Sequence[str]) -> str | None:
@@ -242,72 +281,99 @@ class RewardSpec:
         mse, gap = self.required_rows(t)
         true_row.source_row = pred_row.source_row = mse
         gap_row.source_row = gap
-        for r in (true_row, pred_row):
-            r.baseline = {
-                c: t.value(mse, c) for c in t.baselines if c.startswith(C.CONSTANT_REWARD)
-            }
+        const = {c: Figure.read(t, mse, c) for c in t.baselines if c.startswith(C.CONSTANT_REWARD)}
+        figures: dict[str, dict[str, Figure]] = {"true": {}, "pred": {}}
         for run, cols in run_columns(t, runs).items():
             stem = self._head(t, cols)
             if stem is None:
                 continue
             col = C.reward_head_columns(stem)
-            for r, row_key, c in (
-                (true_row, mse, col["true"]),
-                (pred_row, mse, col["pred"]),
-                (gap_row, gap, col["pred"]),
-            ):
-                r.values[run], r.source_columns[run] = t.value(row_key, c), c
-            true_mse, copy_mse = t.value(mse, col["true"]), t.value(mse, col["copy"])
-            ok = true_mse is not None and copy_mse is not None
-            gap_row.baseline[col["copy"]] = clean(copy_mse - true_mse) if ok else None
+            true, pred = Figure.read(t, mse, col["true"]), Figure.read(t, mse, col["pred"])
+            copy = {f"{stem}: head fed z' = z": Figure.read(t, mse, col["copy"])}
+            true_row.cells[run] = judge(true, const, LOWER)
+            pred_row.cells[run] = judge(pred, {**const, **copy}, LOWER)
+            figures["true"][run], figures["pred"][run] = true, pred
+            gap_row.cells[run] = self._gap(Figure.read(t, gap, col["pred"]), pred, true)
+        true_row.pairs = versus(runs, figures["true"], LOWER)
+        pred_row.pairs = versus(runs, figures["pred"], LOWER)
         return rows
 
+    @staticmethod
+    def _gap(gap: Figure, pred: Figure, true: Figure) -> Judged:
+        """The gap, judged as the predicted-next MSE against the true-next MSE (paired)."""
+        out = Judged(gap, baseline_name="true next latent")
+        if gap.value is None:
+            out.baseline_name = None
+            return out
+        out.verdict, out.note = verdict(pred, true, LOWER)
+        return out
 
-RANDOM = prefixes(C.RANDOM_INIT)
-COPY_FRAME = prefixes(C.COPY_FRAME)
 
 HEADLINE_SPECS: tuple[RowSpec | RewardSpec, ...] = (
     RowSpec(
         "next_frame_l1",
-        "next-frame reconstruction L1 (decoder)",
+        "next-frame L1 (decoder), whole frame",
         LOWER,
         "reconstruction",
         "reconstruction",
         "l1",
-        C.COPY_FRAME,
-        COPY_FRAME,
+        PIXELS,
+        PIXEL,
+    ),
+    RowSpec(
+        "next_frame_l1_objects",
+        "next-frame L1 inside object regions",
+        LOWER,
+        "reconstruction",
+        "reconstruction",
+        "l1_objects",
+        PIXELS,
+        PIXEL,
     ),
     RowSpec(
         "next_frame_l1_changed",
-        "next-frame L1 on changed pixels (decoder)",
+        "next-frame L1 on changed pixels",
         LOWER,
         "reconstruction",
         "reconstruction",
         "l1_changed",
-        C.COPY_FRAME,
-        COPY_FRAME,
+        PIXELS,
+        PIXEL,
     ),
     RowSpec(
         "latent_1step_error",
-        "1-step latent prediction error / latent variance",
+        "1-step latent error / latent variance (own latent space)",
         LOWER,
         "rollout",
-        "rollout",
+        "rollout_latent",
         "k=1",
-        "copy-current-latent (per run)",
-        copy_latent_of_runs,
+        LATENT,
+        own_latent,
     ),
     RowSpec(
-        "decoded_rollout_mse",
-        "decoded rollout pixel MSE at {label}",
+        "latent_rollout_error",
+        "open-loop latent error / latent variance at {label} (own latent space)",
+        LOWER,
+        "rollout",
+        "rollout_latent",
+        "k=*",
+        LATENT,
+        own_latent,
+        reduce="last",
+        metric_na="open-loop latent error / latent variance at the largest k",
+    ),
+    RowSpec(
+        "decoded_rollout_error",
+        "decoded open-loop pixel error at {label} (decode→re-encode)",
         LOWER,
         "rollout",
         "rollout_pixels",
         "k=*",
-        C.COPY_FRAME,
-        COPY_FRAME,
+        PIXELS,
+        PIXEL,
         reduce="last",
-        metric_na="decoded rollout pixel MSE at the largest k",
+        metric_na="decoded open-loop pixel error at the largest k",
+        prefer=(PIXEL_LOOP,),
     ),
     RewardSpec(),
     RowSpec(
@@ -317,19 +383,19 @@ HEADLINE_SPECS: tuple[RowSpec | RewardSpec, ...] = (
         "reward",
         "reward_information",
         "auroc",
-        "random-init encoder / pooled pixels",
-        prefixes(C.RANDOM_INIT, C.PIXELS),
+        PROBE,
+        prefixes(C.RANDOM_INIT, C.PIXELS, C.CHANCE),
     ),
     RowSpec(
-        "state_probe_r2",
-        "state-probe R², mean of {n} continuous RAM variables",
+        "state_probe_mean",
+        "state probes, mean over categories (R² / accuracy)",
         HIGHER,
         "state",
         "state",
-        "r2/*",
-        "random-init encoder",
-        RANDOM,
-        reduce="mean",
+        "mean",
+        PROBE,
+        PROBE_BASELINES,
+        optional=True,
     ),
     RowSpec(
         "effective_rank_frac",
@@ -338,8 +404,8 @@ HEADLINE_SPECS: tuple[RowSpec | RewardSpec, ...] = (
         "representation",
         "collapse",
         "effective_rank_frac",
-        "random-init encoder",
-        RANDOM,
+        GEOMETRY,
+        prefixes(C.RANDOM_INIT),
     ),
     RowSpec(
         "trustworthiness_ram",
@@ -348,8 +414,8 @@ HEADLINE_SPECS: tuple[RowSpec | RewardSpec, ...] = (
         "representation",
         "representation",
         "trustworthiness/ram_state",
-        "random-init encoder",
-        RANDOM,
+        GEOMETRY,
+        prefixes(C.RANDOM_INIT),
         metric_na="trustworthiness vs RAM state",
     ),
 )
@@ -363,4 +429,6 @@ def build_headline(report: Report) -> Headline:
     """
     runs = list(report.runs)
     tables = {t.name: t for t in report.tables}
-    return Headline(runs, [row for spec in HEADLINE_SPECS for row in spec.build(tables, runs)])
+    splits = {t.split for t in report.tables if t.split}
+    rows = [row for spec in HEADLINE_SPECS for row in spec.build(tables, runs)]
+    return Headline(runs, rows, split=", ".join(sorted(splits)) or None)

@@ -13,14 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from wm_core import atomic_write_text, to_plain
 from wm_core.names import did_you_mean
+from wm_eval.provenance import provenance_markdown
 from wm_eval.stats import Interval, Measurement
 
 if TYPE_CHECKING:
     from wm_eval.headline import Headline
 
 NA = "n/a"
+DEGENERATE_BELOW = 1e-6  # a denominator (latent variance) this small makes a ratio meaningless
 
 
 class RowKeyError(KeyError):
@@ -50,6 +54,8 @@ class Table:
     probe: str | None = None  # the registered probe that produced it (set by ``evaluate``)
     split: str | None = None  # the store split the rows score ("test" unless said otherwise)
     measurements: dict[str, dict[str, Measurement]] = field(default_factory=dict, repr=False)
+    flags: dict[str, dict[str, str]] = field(default_factory=dict)
+    scored: set[tuple[int, int]] = field(default_factory=set)  # (episodes, windows) per batch
 
     def add_column(self, label: str, *, baseline: bool = False) -> str:
         if label not in self.columns:
@@ -78,12 +84,61 @@ class Table:
             raise KeyError(f"column {column!r} not in table {self.name!r}")
         if key not in self.rows:
             self.add_row(key)
+        self.flags.get(key, {}).pop(column, None)
         if isinstance(value, Measurement):
             self.measurements.setdefault(key, {})[column] = value
             value = value.value
         else:
             self.measurements.get(key, {}).pop(column, None)
         self.rows[key][column] = clean(value)
+
+    def set_ratio(
+        self,
+        key: str,
+        column: str,
+        value: float | Measurement | None,
+        denominator: float,
+        what: str = "latent variance",
+    ) -> None:
+        """Set a cell that is a ratio; a denominator below ``DEGENERATE_BELOW`` flags it.
+
+        A flagged cell shows "degenerate (<what> ~0)" instead of a huge ratio, and the headline
+        gives it no verdict.
+        """
+        self.set(key, column, value)
+        if not denominator >= DEGENERATE_BELOW:  # NaN counts as degenerate too
+            self.flag(key, column, f"degenerate ({what} ~0)")
+
+    def flag(self, key: str, column: str, reason: str) -> None:
+        """Mark a cell whose number must not be read (shown and judged as ``reason``)."""
+        self.flags.setdefault(key, {})[column] = reason
+
+    def flagged(self, key: str, column: str) -> str | None:
+        return self.flags.get(key, {}).get(column)
+
+    def scored_on(self, split: str, episodes: np.ndarray) -> None:
+        """Record the split and the windows (with their episode ids) a batch of cells scored."""
+        episodes = np.asarray(episodes)
+        self.split = split
+        self.scored.add((len(np.unique(episodes)), len(episodes)))
+
+    def coverage(self) -> list[tuple[int, int]]:
+        """Distinct (episodes, windows) the cells were scored on, recorded or from measurements."""
+        seen = set(self.scored)
+        for cells in self.measurements.values():
+            for m in cells.values():
+                seen.add((len(np.unique(m.episodes)), len(m.episodes)))
+        return sorted(seen)
+
+    def split_line(self) -> str:
+        """ "Scored on the test split (12 episodes, 4000 windows)." ('' when no split is known)."""
+        if self.split is None:
+            return ""
+        cov = self.coverage()
+        if not cov:
+            return f"Scored on the {self.split} split."
+        parts = "; ".join(f"{e} episodes, {w} windows" for e, w in cov)
+        return f"Scored on the {self.split} split ({parts})."
 
     def measurement(self, key: str, column: str) -> Measurement | None:
         """The per-window scores behind a cell, or None for a plain number."""
@@ -114,12 +169,17 @@ class Table:
             raise ValueError(f"table {self.name!r} has no baseline column")
         heads = [c if c not in self.baselines else f"{c} *(baseline)*" for c in self.columns]
         lines = [f"## {self.title}", "", self.description]
+        if self.split_line():
+            lines += ["", f"*{self.split_line()}*"]
         if self.better:
             lines += ["", f"*Better: {self.better}.*"]
         lines += ["", "| metric | " + " | ".join(heads) + " |"]
         lines.append("|---|" + "---:|" * len(self.columns))
         for key, vals in self.rows.items():
-            cells = [fmt_interval(vals.get(c), self.interval(key, c)) for c in self.columns]
+            cells = [
+                self.flagged(key, c) or fmt_interval(vals.get(c), self.interval(key, c))
+                for c in self.columns
+            ]
             lines.append(f"| {self.label(key)} | " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
@@ -132,6 +192,7 @@ class Table:
             "columns": self.columns,
             "baselines": self.baselines,
             "split": self.split,
+            "scored": [{"episodes": e, "windows": w} for e, w in self.coverage()],
             "labels": {k: self.label(k) for k in self.rows},
             "rows": {k: {c: v.get(c) for c in self.columns} for k, v in self.rows.items()},
             "intervals": {
@@ -139,6 +200,7 @@ class Table:
                 for k, cells in self.measurements.items()
                 if cells
             },
+            "flags": {k: dict(v) for k, v in self.flags.items() if v},
         }
 
 
@@ -178,6 +240,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     headline: Headline | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def table(self, name: str) -> Table | None:
         """The table called ``name``, or None when its probe did not run."""
@@ -191,6 +254,7 @@ class Report:
             "figures": [{"caption": c, "path": p} for c, p in self.figures],
             "notes": self.notes,
             "config": self.config,
+            "provenance": self.provenance,
         }
 
     def to_markdown(self) -> str:
@@ -213,6 +277,8 @@ class Report:
             out += ["## Figures", ""]
             for caption, path in self.figures:
                 out += [f"**{caption}**", "", f"![{caption}]({path})", ""]
+        if self.provenance:
+            out.append(provenance_markdown(self.provenance))
         return "\n".join(out)
 
     def write(self, out_dir: Path) -> tuple[Path, Path]:

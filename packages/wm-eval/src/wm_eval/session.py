@@ -40,6 +40,7 @@ class EvalSession:
     sources: dict[str, DataSource | None]
     report: Report = field(default_factory=Report)
     _latents: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False)
+    _scales: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
     _random: list[EncoderColumn] | None = field(default=None, repr=False)
 
     def source(self, group: ModelGroup) -> DataSource | None:
@@ -62,6 +63,42 @@ class EvalSession:
             states = batch["frames"][:, step : step + source.context]
             self._latents[key] = encode(encoder, states, self.device, self.config.batch_size)
         return self._latents[key]
+
+    def episodes(
+        self, source: DataSource, split: str, horizon: int, max_samples: int
+    ) -> np.ndarray:
+        """Store episode id of each window of a cached subsample (what intervals resample)."""
+        return source.batch(split, horizon, max_samples, self.config.seed)["episode"].numpy()
+
+    def train_scale(self, encoder: nn.Module, source: DataSource) -> tuple[np.ndarray, np.ndarray]:
+        """Per-dimension mean and std of the encoder's latents on training-split windows.
+
+        A dimension that does not vary on the training split gets std 1 (it stays constant).
+        """
+        key = (id(encoder), source.key)
+        if key not in self._scales:
+            z = self.latents(encoder, source, "train", 1, self.config.probe_train_samples)
+            std = z.std(axis=0)
+            self._scales[key] = z.mean(axis=0), np.where(std > 0, std, 1.0)
+        return self._scales[key]
+
+    def standardised(
+        self,
+        encoder: nn.Module,
+        source: DataSource,
+        split: str,
+        horizon: int,
+        max_samples: int,
+        step: int = 0,
+    ) -> np.ndarray:
+        """``latents(...)`` standardised with the training split's per-dimension statistics.
+
+        Read-outs (ridge, logistic) compare models whose latent scales differ by orders of
+        magnitude; on standardised latents a fixed regularisation grid means the same for all.
+        """
+        mean, std = self.train_scale(encoder, source)
+        z = self.latents(encoder, source, split, horizon, max_samples, step)
+        return (z - mean) / std
 
     def encoder_columns(self) -> list[EncoderColumn]:
         """Every run's encoder, then one random-init baseline per distinct architecture/store."""

@@ -31,8 +31,8 @@ def knn_indices(x: np.ndarray, k: int) -> np.ndarray:
 
 def _rank_penalty(
     reference: np.ndarray, neighbours: np.ndarray, k: int, working_memory: int
-) -> float:
-    """Sum over ``i`` and ``j in neighbours[i]`` of ``max(rank_ref(i, j) - k, 0)``."""
+) -> np.ndarray:
+    """Per point ``i``: the sum over ``j in neighbours[i]`` of ``max(rank_ref(i, j) - k, 0)``."""
 
     def reduce(block: np.ndarray, start: int) -> np.ndarray:
         rows = np.arange(len(block))
@@ -47,7 +47,7 @@ def _rank_penalty(
     chunks = pairwise_distances_chunked(
         reference, reduce_func=reduce, working_memory=working_memory, n_jobs=1
     )
-    return float(sum(float(c.sum()) for c in chunks))
+    return np.concatenate([np.asarray(c, dtype=np.float64) for c in chunks])
 
 
 def _float(x: np.ndarray) -> np.ndarray:
@@ -58,6 +58,42 @@ def _float(x: np.ndarray) -> np.ndarray:
 def _check_k(n: int, k: int) -> None:
     if not 1 <= k < n / 2:
         raise ValueError(f"n_neighbors must be in [1, n/2) = [1, {n / 2:g}), got {k}")
+
+
+def trustworthiness_per_point(
+    reference: np.ndarray,
+    embedded: np.ndarray,
+    *,
+    n_neighbors: int = 5,
+    working_memory: int = 256,
+) -> np.ndarray:
+    """Each point's share of trustworthiness: ``1 - 2 p_i / (k (2n - 3k - 1))``.
+
+    ``p_i`` is point ``i``'s rank penalty, so the mean over points is exactly
+    :func:`trustworthiness`. The neighbourhoods are those of the whole set: resampling these
+    values (by episode) gives an interval for which states were scored, with the neighbour
+    graph held fixed.
+    """
+    reference, embedded = _float(as_2d(reference, "reference")), _float(as_2d(embedded, "embedded"))
+    n = same_length(reference=reference, embedded=embedded)
+    _check_k(n, n_neighbors)
+    k = n_neighbors
+    nbrs = knn_indices(embedded, k)
+    penalty = _rank_penalty(reference, nbrs, k, working_memory)
+    return 1.0 - penalty * 2.0 / (k * (2.0 * n - 3.0 * k - 1.0))
+
+
+def continuity_per_point(
+    reference: np.ndarray,
+    embedded: np.ndarray,
+    *,
+    n_neighbors: int = 5,
+    working_memory: int = 256,
+) -> np.ndarray:
+    """Each point's share of continuity (trustworthiness with the two spaces swapped)."""
+    return trustworthiness_per_point(
+        embedded, reference, n_neighbors=n_neighbors, working_memory=working_memory
+    )
 
 
 def trustworthiness(
@@ -72,13 +108,10 @@ def trustworthiness(
     ``reference`` is the space whose neighbourhoods count as truth (pixels, RAM state);
     ``embedded`` the latents. ``working_memory`` (MiB) bounds each distance block.
     """
-    reference, embedded = _float(as_2d(reference, "reference")), _float(as_2d(embedded, "embedded"))
-    n = same_length(reference=reference, embedded=embedded)
-    _check_k(n, n_neighbors)
-    nbrs = knn_indices(embedded, n_neighbors)
-    penalty = _rank_penalty(reference, nbrs, n_neighbors, working_memory)
-    k = n_neighbors
-    return float(1.0 - penalty * 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0)))
+    per_point = trustworthiness_per_point(
+        reference, embedded, n_neighbors=n_neighbors, working_memory=working_memory
+    )
+    return float(per_point.mean())
 
 
 def continuity(

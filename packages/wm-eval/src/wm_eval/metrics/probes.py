@@ -56,6 +56,30 @@ def linear_probe(
     return {"r2": r2, "n_train": len(y_train), "n_test": len(y_test)}
 
 
+def event_scores(
+    x_train: np.ndarray, event_train: np.ndarray, x_test: np.ndarray, event_test: np.ndarray
+) -> np.ndarray | None:
+    """Test-row scores of a class-balanced logistic read-out of a rare binary event.
+
+    Features are standardised with the train rows' statistics, so read-outs of latents of very
+    different scales are regularised alike. None when either split lacks one of the classes.
+    """
+    x_train, x_test = as_2d(x_train, "x_train"), as_2d(x_test, "x_test")
+    y_train = np.asarray(event_train).ravel().astype(bool)
+    y_test = np.asarray(event_test).ravel().astype(bool)
+    same_length(x_train=x_train, event_train=y_train)
+    same_length(x_test=x_test, event_test=y_test)
+    if x_train.shape[1] != x_test.shape[1]:
+        raise ValueError(f"x_test: {x_test.shape[1]} features, x_train has {x_train.shape[1]}")
+    if not (0 < y_train.sum() < len(y_train) and 0 < y_test.sum() < len(y_test)):
+        return None
+    model = make_pipeline(
+        StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000)
+    )
+    model.fit(x_train, y_train)
+    return model.decision_function(x_test)
+
+
 def event_probe(
     x_train: np.ndarray, event_train: np.ndarray, x_test: np.ndarray, event_test: np.ndarray
 ) -> dict[str, float]:
@@ -66,13 +90,9 @@ def event_probe(
     test share of events), the two measures that stay meaningful when events are rare.
     ``nan`` when either split lacks one of the two classes.
     """
-    x_train, x_test = as_2d(x_train, "x_train"), as_2d(x_test, "x_test")
     y_train = np.asarray(event_train).ravel().astype(bool)
     y_test = np.asarray(event_test).ravel().astype(bool)
-    same_length(x_train=x_train, event_train=y_train)
-    same_length(x_test=x_test, event_test=y_test)
-    if x_train.shape[1] != x_test.shape[1]:
-        raise ValueError(f"x_test: {x_test.shape[1]} features, x_train has {x_train.shape[1]}")
+    score = event_scores(x_train, y_train, x_test, y_test)
     nan = float("nan")
     out = {
         "auroc": nan,
@@ -81,13 +101,8 @@ def event_probe(
         "n_train_events": int(y_train.sum()),
         "n_test_events": int(y_test.sum()),
     }
-    if not (0 < y_train.sum() < len(y_train) and 0 < y_test.sum() < len(y_test)):
+    if score is None:
         return out
-    model = make_pipeline(
-        StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000)
-    )
-    model.fit(x_train, y_train)
-    score = model.decision_function(x_test)
     out["auroc"] = float(roc_auc_score(y_test, score))
     out["average_precision"] = float(average_precision_score(y_test, score))
     return out

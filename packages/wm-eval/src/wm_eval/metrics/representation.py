@@ -49,6 +49,34 @@ def _normalise(distances: np.ndarray, scale: float) -> np.ndarray:
     return np.where(distances == 0, 0.0, np.inf)
 
 
+def smoothness_steps(
+    z_t: np.ndarray,
+    z_next: np.ndarray,
+    x_t: np.ndarray | None = None,
+    x_next: np.ndarray | None = None,
+    *,
+    scale_sample: int = 5000,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Per-window steps behind :func:`smoothness`: ``latent`` (and with pixels ``pixel``).
+
+    Each is ``||next - current||`` over the median pairwise distance of that space, the scale
+    estimated once on a random subsample of ``scale_sample`` rows of ``z_t`` (and ``x_t``).
+    """
+    z_t, z_next = as_2d(z_t, "z_t"), as_2d(z_next, "z_next")
+    same_length(z_t=z_t, z_next=z_next)
+    rng = np.random.default_rng(seed)
+    sub = rng.permutation(len(z_t))[:scale_sample]
+    scale = median_pairwise_distance(z_t[sub], seed=seed)
+    out = {"latent": _normalise(np.linalg.norm(z_next - z_t, axis=1), scale)}
+    if x_t is not None and x_next is not None:
+        x_t, x_next = as_2d(x_t, "x_t"), as_2d(x_next, "x_next")
+        same_length(z_t=z_t, x_t=x_t, x_next=x_next)
+        x_scale = median_pairwise_distance(x_t[sub], seed=seed)
+        out["pixel"] = _normalise(_row_norms(x_next, x_t), x_scale)
+    return out
+
+
 def smoothness(
     z_t: np.ndarray,
     z_next: np.ndarray,
@@ -66,38 +94,32 @@ def smoothness(
     less between consecutive states, relative to its spread, than the pixels do.
     The scale is estimated on a random subsample of ``scale_sample`` rows of ``z_t``.
     """
-    z_t, z_next = as_2d(z_t, "z_t"), as_2d(z_next, "z_next")
-    same_length(z_t=z_t, z_next=z_next)
-    rng = np.random.default_rng(seed)
-    sub = rng.permutation(len(z_t))[:scale_sample]
-    scale = median_pairwise_distance(z_t[sub], seed=seed)
-    steps = _normalise(np.linalg.norm(z_next - z_t, axis=1), scale)
-    out = {"latent_step": float(steps.mean()), "latent_step_median": float(np.median(steps))}
-    if x_t is not None and x_next is not None:
-        x_t, x_next = as_2d(x_t, "x_t"), as_2d(x_next, "x_next")
-        same_length(z_t=z_t, x_t=x_t, x_next=x_next)
-        x_scale = median_pairwise_distance(x_t[sub], seed=seed)
-        x_steps = _normalise(_row_norms(x_next, x_t), x_scale)
-        out["pixel_step"] = float(x_steps.mean())
-        out["ratio"] = (
-            float(out["latent_step"] / out["pixel_step"]) if out["pixel_step"] > 0 else float("nan")
-        )
+    steps = smoothness_steps(z_t, z_next, x_t, x_next, scale_sample=scale_sample, seed=seed)
+    lat = steps["latent"]
+    out = {"latent_step": float(lat.mean()), "latent_step_median": float(np.median(lat))}
+    if "pixel" in steps:
+        out["pixel_step"] = float(steps["pixel"].mean())
+        out["ratio"] = step_ratio(lat, steps["pixel"])
     return out
 
 
-def noise_robustness(
+def step_ratio(latent_steps: np.ndarray, pixel_steps: np.ndarray) -> float:
+    """Mean latent step over mean pixel step (NaN when the pixels never move)."""
+    pixel = float(np.mean(pixel_steps))
+    return float(np.mean(latent_steps) / pixel) if pixel > 0 else float("nan")
+
+
+def noise_displacements(
     encode: Callable[[np.ndarray], np.ndarray],
     images: np.ndarray,
     sigmas: Sequence[float] = (0.01, 0.05, 0.1),
     *,
     seed: int = 0,
-) -> dict[str, float]:
-    """Latent displacement under Gaussian pixel noise, normalised by the latent spread.
+) -> dict[str, np.ndarray]:
+    """Per image and per sigma: ``||f(x + noise) - f(x)|| / median_pairwise(f(x))``.
 
     ``images`` are floats on the [0, 1] scale (any shape ``[N, ...]``); noise of standard
-    deviation ``sigma`` (same scale) is added and the result clipped back to [0, 1]. Returns,
-    per sigma, mean ``||f(x + noise) - f(x)|| / median_pairwise(f(x))``: 0 for a constant
-    encoder, ~1 when noise moves a latent as far as the distance between two typical states.
+    deviation ``sigma`` (same scale) is added and the result clipped back to [0, 1].
     """
     images = np.asarray(images, dtype=np.float32)
     if images.ndim < 2 or len(images) < 2:
@@ -113,8 +135,24 @@ def noise_robustness(
             raise ValueError(f"sigmas: must be >= 0, got {sigma}")
         noisy = np.clip(images + rng.normal(0.0, sigma, images.shape).astype(np.float32), 0, 1)
         moved = np.linalg.norm(as_2d(encode(noisy), "encode(noisy)") - clean, axis=1)
-        out[f"sigma={sigma:g}"] = float(_normalise(moved, scale).mean())
+        out[f"sigma={sigma:g}"] = _normalise(moved, scale)
     return out
+
+
+def noise_robustness(
+    encode: Callable[[np.ndarray], np.ndarray],
+    images: np.ndarray,
+    sigmas: Sequence[float] = (0.01, 0.05, 0.1),
+    *,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Latent displacement under Gaussian pixel noise, normalised by the latent spread.
+
+    Per sigma, the mean of :func:`noise_displacements`: 0 for a constant encoder, ~1 when
+    noise moves a latent as far as the distance between two typical states.
+    """
+    moved = noise_displacements(encode, images, sigmas, seed=seed)
+    return {name: float(v.mean()) for name, v in moved.items()}
 
 
 def collapse_stats(z: np.ndarray, *, dead_fraction: float = 0.01) -> dict[str, float]:

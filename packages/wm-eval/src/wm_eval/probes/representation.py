@@ -8,19 +8,20 @@ import torch
 from wm_eval.columns import RANDOM_INIT
 from wm_eval.data import subsample
 from wm_eval.loading import encode
-from wm_eval.metrics import (
+from wm_eval.metrics.intrinsic_dim import twonn_dimension
+from wm_eval.metrics.neighbours import continuity_per_point, trustworthiness_per_point
+from wm_eval.metrics.representation import (
     collapse_stats,
-    continuity,
-    noise_robustness,
-    smoothness,
-    trustworthiness,
-    twonn_dimension,
+    noise_displacements,
+    smoothness_steps,
+    step_ratio,
 )
 from wm_eval.plots import bar_plot, line_plot
 from wm_eval.probes.ram_maps import select_variables, state_matrix
 from wm_eval.probes.registry import probe
 from wm_eval.report import Table
 from wm_eval.session import EncoderColumn, EvalSession
+from wm_eval.stats import Measurement
 
 HORIZON = 1
 SPACES = {"pixels": "pixels", "ram_state": "RAM state"}  # reference-space key -> label
@@ -63,15 +64,20 @@ def _safe(fn, *args, **kwargs):
         return None
 
 
-Cells = dict[str, tuple[str, float | None]]  # row key -> (label, value)
+Cells = dict[str, tuple[str, Measurement | None]]  # row key -> (label, per-window figure)
 
 
 def _neighbourhoods(session: EvalSession, col: EncoderColumn, z, x, batch) -> Cells:
-    """Trustworthiness and continuity of the latent against pixels and (with RAM) game state."""
+    """Trustworthiness and continuity of the latent against pixels and (with RAM) game state.
+
+    Per state, its share of the score (neighbourhoods of the whole subsample), so the figure is
+    resampled by episode with the neighbour graph held fixed.
+    """
     cfg, src = session.config, col.source
     assert src is not None
     T = src.context
     nb = subsample(len(z), cfg.neighbour_samples, cfg.seed + 1)
+    episodes = batch["episode"].numpy()[nb]
     k = min(cfg.n_neighbors, (len(nb) - 1) // 2)
     refs = {"pixels": x[nb]}
     if "ram" in batch:
@@ -83,30 +89,42 @@ def _neighbourhoods(session: EvalSession, col: EncoderColumn, z, x, batch) -> Ce
         refs["ram_state"] = _safe(state_matrix, ram[nb], variables, train.numpy())
     out: Cells = {}
     kw = {"n_neighbors": k, "working_memory": cfg.working_memory_mib}
+    measures = (
+        ("trustworthiness", trustworthiness_per_point),
+        ("continuity", continuity_per_point),
+    )
     for space, ref in refs.items():
         ok = ref is not None and k >= 1
-        for measure, fn in (("trustworthiness", trustworthiness), ("continuity", continuity)):
+        for measure, fn in measures:
             label = f"{measure} vs {SPACES[space]} (k={k})"
-            out[neighbour_key(measure, space)] = (label, fn(ref, z[nb], **kw) if ok else None)
+            value = Measurement.mean(fn(ref, z[nb], **kw), episodes) if ok else None
+            out[neighbour_key(measure, space)] = (label, value)
     return out
 
 
 def _column(session: EvalSession, col: EncoderColumn, pixels: dict[tuple, np.ndarray]) -> Cells:
     cfg, src = session.config, col.source
     assert src is not None and col.encoder is not None
-    batch = src.batch("val", HORIZON, cfg.max_samples, cfg.seed)
+    batch = src.batch(cfg.split, HORIZON, cfg.max_samples, cfg.seed)
+    episodes = batch["episode"].numpy()
     T = src.context
-    z = session.latents(col.encoder, src, "val", HORIZON, cfg.max_samples, 0)
-    z_next = session.latents(col.encoder, src, "val", HORIZON, cfg.max_samples, 1)
+    z = session.latents(col.encoder, src, cfg.split, HORIZON, cfg.max_samples, 0)
+    z_next = session.latents(col.encoder, src, cfg.split, HORIZON, cfg.max_samples, 1)
     for step in (0, 1):  # flattened pixels are large: once per store, shared by all columns
         if (src.key, step) not in pixels:
             pixels[src.key, step] = _pixels(batch["frames"], step, T, cfg.pixel_space)
     x, x_next = pixels[src.key, 0], pixels[src.key, 1]
     out = _neighbourhoods(session, col, z, x, batch)
 
-    sm = smoothness(z, z_next, x, x_next, seed=cfg.seed)
-    for key, value in (("latent_step", sm["latent_step"]), ("ratio", sm.get("ratio"))):
-        out[f"smoothness/{key}"] = (SMOOTHNESS[f"smoothness/{key}"], value)
+    steps = smoothness_steps(z, z_next, x, x_next, seed=cfg.seed)
+    out["smoothness/latent_step"] = (
+        SMOOTHNESS["smoothness/latent_step"],
+        Measurement.mean(steps["latent"], episodes),
+    )
+    out["smoothness/ratio"] = (
+        SMOOTHNESS["smoothness/ratio"],
+        Measurement.of(step_ratio, episodes, steps["latent"], steps["pixel"]),
+    )
 
     pick = subsample(len(z), cfg.noise_samples, cfg.seed + 2)
     noisy = batch["frames"][pick, :T].float().numpy() / 255.0
@@ -114,11 +132,12 @@ def _column(session: EvalSession, col: EncoderColumn, pixels: dict[tuple, np.nda
     def enc(images: np.ndarray) -> np.ndarray:
         return encode(col.encoder, torch.from_numpy(images), session.device, cfg.batch_size)
 
-    noise = _safe(noise_robustness, enc, noisy, cfg.noise_sigmas, seed=cfg.seed) or {}
+    noise = _safe(noise_displacements, enc, noisy, cfg.noise_sigmas, seed=cfg.seed) or {}
     for sigma in cfg.noise_sigmas:
         name = f"sigma={sigma:g}"
         if name in noise:
-            out[noise_key(sigma)] = (f"noise robustness {name}", noise[name])
+            value = Measurement.mean(noise[name], episodes[pick])
+            out[noise_key(sigma)] = (f"noise robustness {name}", value)
     return out
 
 
@@ -145,11 +164,14 @@ def _tables(session: EvalSession) -> tuple[Table, Table]:
         "Representation: neighbourhoods, smoothness, noise robustness",
         "Trustworthiness/continuity (sklearn definition, k-NN search, no N×N matrix) of the "
         "latent against flattened [0,1] pixels and against standardised RAM state variables "
-        f"(subsample of ≤{cfg.neighbour_samples} validation states). Smoothness: mean latent "
+        f"(subsample of ≤{cfg.neighbour_samples} {cfg.split}-split states). Smoothness: mean "
+        "latent "
         "distance between consecutive states divided by the median pairwise latent distance, "
         "and that over the same quantity in pixel space. Noise robustness: latent displacement "
         "under Gaussian noise of std σ on the [0,1] image scale, divided by the median pairwise "
-        "latent distance (0 for a constant encoder).",
+        "latent distance (0 for a constant encoder). [95% episode-bootstrap interval over the "
+        "per-state values; for trustworthiness/continuity the neighbourhoods of the whole "
+        "subsample are held fixed, and the distance scales of smoothness and noise too]",
         better="trustworthiness/continuity higher; smoothness and noise robustness lower "
         "(but check collapse: a constant encoder scores 0)",
     )
@@ -165,11 +187,14 @@ def _tables(session: EvalSession) -> tuple[Table, Table]:
         "Representation: global geometry and collapse",
         "Participation ratio (Σλ)²/Σλ² and effective rank (exp spectral entropy) of the latent "
         "covariance, also as a share of D; TwoNN intrinsic dimension N/Σlog(r2/r1) (Facco et "
-        "al. 2017, duplicates removed); share of dimensions with std < 1% of the largest.",
+        "al. 2017, duplicates removed); share of dimensions with std < 1% of the largest. "
+        "These are statistics of the whole latent cloud with no per-window decomposition: they "
+        "carry no interval, and the headline gives them no verdict.",
         better="higher rank / PR and fewer dead dims = less collapse",
     )
     for key, label in COLLAPSE.items():
         col.add_row(key, label)
+    rep.split = col.split = cfg.split
     return rep, col
 
 
@@ -215,11 +240,12 @@ def run(session: EvalSession) -> list[Table]:
         for key, (label, v) in cells.items():
             rep.add_row(key, label)
             rep.set(key, c.label, v)
-        z = session.latents(c.encoder, c.source, "val", HORIZON, cfg.max_samples, 0)
+        z = session.latents(c.encoder, c.source, cfg.split, HORIZON, cfg.max_samples, 0)
+        col.scored_on(cfg.split, session.episodes(c.source, cfg.split, HORIZON, cfg.max_samples))
         for key, v in _collapse(z).items():
             col.set(key, c.label, v)
         sig = [s for s in cfg.noise_sigmas if noise_key(s) in cells]
-        noise_curves[c.label] = (sig, [cells[noise_key(s)][1] for s in sig])
+        noise_curves[c.label] = (sig, [rep.value(noise_key(s), c.label) for s in sig])
     for t in (rep, col):
         if not t.baselines:
             t.add_column(RANDOM_INIT, baseline=True)

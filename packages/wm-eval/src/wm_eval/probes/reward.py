@@ -11,13 +11,15 @@ from wm_eval import columns as C
 from wm_eval.baselines import CopyLatentPredictor
 from wm_eval.data import DataSource
 from wm_eval.loading import Component, ModelGroup, apply_batched, encode
-from wm_eval.metrics import event_probe, reward_metrics
+from wm_eval.metrics.probes import event_scores
+from wm_eval.metrics.reward import auroc, average_precision, reward_measurements
 from wm_eval.probes.registry import probe
 from wm_eval.report import Table
 from wm_eval.session import EvalSession
+from wm_eval.stats import Measurement
 
 HORIZON = 1
-ROWS = {  # row key (a reward_metrics key) -> label
+ROWS = {  # row key (a reward_measurements key) -> label
     "mse": "MSE",
     "mae": "MAE",
     "r2": "R²",
@@ -27,7 +29,7 @@ ROWS = {  # row key (a reward_metrics key) -> label
 }
 GAP = "mse_gap"
 GAP_LABEL = "MSE gap (predicted − true next)"
-INFO_ROWS = {  # row key (an event_probe key) -> label
+INFO_ROWS = {  # row key -> label
     "auroc": "AUROC of reward>0, linear probe",
     "average_precision": "average precision of reward>0, linear probe",
 }
@@ -39,16 +41,18 @@ def run(session: EvalSession) -> list[Table]:
     return [heads_table(session), information_table(session)]
 
 
-def _heads_table() -> Table:
+def _heads_table(split: str) -> Table:
     table = Table(
         "reward",
         "Reward prediction",
-        "Each reward head r̂ = head(z, z') on validation windows, with z' = encoder(s') (true "
-        "next latent), z' = predictor(z, a) (predicted next latent; the gap row is the MSE "
-        "difference) and z' = z (copy-current-latent baseline). 'trained on' in the column "
-        "name is the run's reward_source. Rewards are sparse, so also the error on steps with a "
-        "non-zero reward and the AUROC of the prediction for reward > 0. Baseline: a constant "
-        "equal to the mean training reward.",
+        f"Each reward head r̂ = head(z, z') on {split}-split windows, with z' = encoder(s') "
+        "(true next latent), z' = predictor(z, a) (predicted next latent; the gap row is the "
+        "paired MSE difference) and z' = z (copy-current-latent baseline). 'trained on' in the "
+        "column name is the run's reward_source. Rewards are sparse, so also the error on steps "
+        "with a non-zero reward and the AUROC of the prediction for reward > 0. Baseline: a "
+        "constant equal to the mean training-split reward. The heads read the latents they were "
+        "trained on (not re-standardised). [95% episode-bootstrap interval; n/a interval: too "
+        "few episodes with a reward]",
         better="MSE/MAE lower, R²/AUROC higher",
     )
     for key, label in [*ROWS.items(), (GAP, GAP_LABEL)]:
@@ -56,16 +60,25 @@ def _heads_table() -> Table:
     return table
 
 
+def _scored(session: EvalSession, table: Table, src: DataSource) -> dict[str, torch.Tensor]:
+    """The scored windows of ``src`` (``config.split``), recorded on the table."""
+    cfg = session.config
+    batch = src.batch(cfg.split, HORIZON, cfg.max_samples, cfg.seed)
+    table.scored_on(cfg.split, batch["episode"].numpy())
+    return batch
+
+
 def _constant_column(session: EvalSession, table: Table, src: DataSource) -> None:
-    """The train-mean reward, scored on the validation windows of ``src``."""
+    """The train-mean reward, scored on the same windows as the heads of ``src``."""
     cfg = session.config
     label = table.add_column(C.CONSTANT_REWARD + session.store_tag(src), baseline=True)
     train_r = src.batch("train", HORIZON, cfg.probe_train_samples, cfg.seed)["rewards"]
-    val_r = src.batch("val", HORIZON, cfg.max_samples, cfg.seed)["rewards"][:, 0].numpy()
-    const = np.full(len(val_r), float(train_r[:, 0].mean()))
-    for key, v in reward_metrics(val_r, const).items():
+    batch = _scored(session, table, src)
+    true_r = batch["rewards"][:, 0].numpy()
+    const = np.full(len(true_r), float(train_r[:, 0].mean()))
+    for key, m in reward_measurements(true_r, const, batch["episode"].numpy()).items():
         if key in ROWS:
-            table.set(key, label, v)
+            table.set(key, label, m)
 
 
 def _score_head(
@@ -81,7 +94,8 @@ def _score_head(
     cols = {k: table.add_column(c, baseline=k == "copy") for k, c in names.items()}
     if enc is None or src is None:
         return
-    batch = src.batch("val", HORIZON, cfg.max_samples, cfg.seed)
+    batch = _scored(session, table, src)
+    episodes = batch["episode"].numpy()
     T = src.context
     frames, actions = batch["frames"], batch["actions"][:, 0]
     true_r = batch["rewards"][:, 0].numpy()
@@ -90,21 +104,22 @@ def _score_head(
     nexts = {"true": torch.from_numpy(true_next).float(), "copy": CopyLatentPredictor()(z, actions)}
     if pred is not None:
         nexts["pred"] = apply_batched(pred, z, actions, device=device, batch_size=cfg.batch_size)
-    mse = {}
+    mse: dict[str, Measurement] = {}
     for key, zn in nexts.items():
         r_hat = apply_batched(head, z, zn, device=device, batch_size=cfg.batch_size).numpy()
-        res = reward_metrics(true_r, r_hat)
+        res = reward_measurements(true_r, r_hat, episodes)
         mse[key] = res["mse"]
         for m, v in res.items():
             if m in ROWS:
                 table.set(m, cols[key], v)
     if "pred" in mse:
-        table.set(GAP, cols["pred"], mse["pred"] - mse["true"])
+        table.set(GAP, cols["pred"], mse["pred"].minus(mse["true"]))
 
 
 def heads_table(session: EvalSession) -> Table:
     """Score every reward head with ``head(z, z_next)`` for three choices of ``z_next``."""
-    table = _heads_table()
+    table = _heads_table(session.config.split)
+    table.split = session.config.split
     const_done: set[tuple] = set()
     for g in session.groups:
         src = session.source(g)
@@ -123,9 +138,13 @@ def heads_table(session: EvalSession) -> Table:
 def transition_features(
     session: EvalSession, encoder: torch.nn.Module, src: DataSource, split: str, n: int
 ) -> np.ndarray:
-    """``[z, z', z' − z]`` of the subsample's transitions, as the MLP reward head sees them."""
-    z = session.latents(encoder, src, split, HORIZON, n, 0)
-    z_next = session.latents(encoder, src, split, HORIZON, n, 1)
+    """``[z, z', z' − z]`` of the subsample's transitions, as the MLP reward head sees them.
+
+    Latents are standardised with the training split's per-dimension statistics first, so a
+    model whose latents are 20 times larger is read out under the same regularisation.
+    """
+    z = session.standardised(encoder, src, split, HORIZON, n, 0)
+    z_next = session.standardised(encoder, src, split, HORIZON, n, 1)
     return np.concatenate([z, z_next, z_next - z], axis=1)
 
 
@@ -136,38 +155,54 @@ def pixel_features(frames: torch.Tensor) -> np.ndarray:
     return F.adaptive_avg_pool2d(x, size).flatten(1).numpy()
 
 
-def _information_table() -> Table:
+def _information_table(split: str) -> Table:
     table = Table(
         "reward_information",
         "Reward information in the latent: linear probe of reward > 0",
-        "Standardised [z, z', z' − z] of each frozen encoder → class-balanced logistic "
-        "regression fit on training-split transitions, scored on validation episodes by "
-        "AUROC and average precision (both fit to rare events). Baselines: the same probe on "
-        f"the window's frames average-pooled to {C.POOLED}×{C.POOLED} (what pixels reveal "
-        "linearly), a random-init encoder, and chance (AUROC 0.5; average precision = the "
-        "share of rewarded steps).",
+        "[z, z', z' − z] of each frozen encoder, standardised with training-split statistics → "
+        "class-balanced logistic regression fit on training-split transitions, scored on "
+        f"{split}-split episodes by AUROC and average precision (both fit to rare events). "
+        f"Baselines: the same probe on the window's frames average-pooled to {C.POOLED}×"
+        f"{C.POOLED} (what pixels reveal linearly), a random-init encoder, and chance (AUROC "
+        "0.5; average precision = the share of rewarded steps). [95% episode-bootstrap "
+        "interval, the read-out held fixed; n/a interval: too few episodes with a reward]",
         better="higher",
     )
+    table.split = split
     for key, label in INFO_ROWS.items():
         table.add_row(key, label)
     return table
 
 
-def _store_baselines(
-    session: EvalSession, table: Table, src: DataSource, train, val, prevalence: float
-) -> None:
-    """The pooled-pixel probe and chance, once per store."""
-    y_tr, y_va = train["rewards"][:, 0].numpy() > 0, val["rewards"][:, 0].numpy() > 0
-    tag = session.store_tag(src)
-    pixels = event_probe(pixel_features(train["frames"]), y_tr, pixel_features(val["frames"]), y_va)
-    chance = {
-        "auroc": 0.5 if 0 < y_va.sum() < len(y_va) else None,
-        "average_precision": prevalence,
-    }
-    for label, values in ((C.PIXELS + tag, pixels), (C.CHANCE + tag, chance)):
-        table.add_column(label, baseline=True)
+def _set_scores(table: Table, column: str, y: np.ndarray, score, episodes: np.ndarray) -> None:
+    """AUROC and average precision of a read-out's test scores (n/a without both classes)."""
+    if score is None:
         for key in INFO_ROWS:
-            table.set(key, label, values[key])
+            table.set(key, column, None)
+        return
+    table.set("auroc", column, Measurement.of(auroc, episodes, y, score))
+    table.set("average_precision", column, Measurement.of(average_precision, episodes, y, score))
+
+
+def _store_baselines(
+    session: EvalSession, table: Table, src: DataSource, train, scored, episodes
+) -> None:
+    """The pooled-pixel probe and chance, once per store, on the same windows as the latents."""
+    y_tr, y = train["rewards"][:, 0].numpy() > 0, scored["rewards"][:, 0].numpy() > 0
+    tag = session.store_tag(src)
+    pixels = table.add_column(C.PIXELS + tag, baseline=True)
+    score = event_scores(pixel_features(train["frames"]), y_tr, pixel_features(scored["frames"]), y)
+    _set_scores(table, pixels, y, score, episodes)
+    chance = table.add_column(C.CHANCE + tag, baseline=True)
+    both = bool(0 < y.sum() < len(y))
+    table.set(
+        "auroc",
+        chance,
+        Measurement.of(lambda t: 0.5 if 0 < t.sum() < len(t) else np.nan, episodes, y)
+        if both
+        else None,
+    )
+    table.set("average_precision", chance, Measurement.of(np.mean, episodes, y.astype(float)))
 
 
 def information_table(session: EvalSession) -> Table:
@@ -178,7 +213,7 @@ def information_table(session: EvalSession) -> Table:
     encoder, not by the head.
     """
     cfg = session.config
-    table = _information_table()
+    table = _information_table(cfg.split)
     columns = session.encoder_columns()
     for c in columns:
         table.add_column(c.label, baseline=c.baseline)
@@ -188,18 +223,20 @@ def information_table(session: EvalSession) -> Table:
         if c.encoder is None or src is None:
             continue
         train = src.batch("train", HORIZON, cfg.probe_train_samples, cfg.seed)
-        val = src.batch("val", HORIZON, cfg.max_samples, cfg.seed)
-        res = event_probe(
+        scored = src.batch(cfg.split, HORIZON, cfg.max_samples, cfg.seed)
+        episodes = scored["episode"].numpy()
+        table.scored_on(cfg.split, episodes)
+        y = scored["rewards"][:, 0].numpy() > 0
+        score = event_scores(
             transition_features(session, c.encoder, src, "train", cfg.probe_train_samples),
             train["rewards"][:, 0].numpy() > 0,
-            transition_features(session, c.encoder, src, "val", cfg.max_samples),
-            val["rewards"][:, 0].numpy() > 0,
+            transition_features(session, c.encoder, src, cfg.split, cfg.max_samples),
+            y,
         )
-        for key in INFO_ROWS:
-            table.set(key, c.label, res[key])
+        _set_scores(table, c.label, y, score, episodes)
         if src.key not in done:
             done.add(src.key)
-            _store_baselines(session, table, src, train, val, res["prevalence"])
+            _store_baselines(session, table, src, train, scored, episodes)
     if not table.baselines:
         table.add_column(C.CHANCE, baseline=True)
     return table
