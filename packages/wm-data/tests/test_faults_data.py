@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 import pytest
 
-from wm_data import StoreError, StoreMismatchError, WindowDataset, open_store
+from wm_data import ReplayReader, StoreError, StoreMismatchError, WindowDataset, open_store
 from wm_data.cli import collect_main, data_main
 from wm_data.collect import collect
 
@@ -119,7 +119,9 @@ def test_collector_killed_at_random_points_keeps_every_complete_episode(tmp_path
             proc.kill()
             proc.wait()
         assert proc.returncode == -signal.SIGKILL
-        now = stored_digests(out)
+        state = folder_state(out)
+        now = stored_digests(out)  # the killed writer's mark stays until a writer reopens it
+        assert folder_state(out) == state
         # nothing written before is lost or changed; new episodes are exactly those handed over
         assert now[: len(kept)] == kept
         assert now[len(kept) :] == printed[: len(now) - len(kept)]
@@ -214,6 +216,61 @@ def test_wm_data_info_on_a_damaged_store_is_one_line(
     code = data_main(["info", str(path)])
     assert_one_line_error(code, capsys.readouterr().err, path.name)
     assert path.read_bytes() == before
+
+
+def folder_state(folder: Path) -> dict[str, tuple[int, bytes]]:
+    """Every entry under ``folder`` (hidden ones too) with its mtime and contents."""
+    state = {".": (folder.stat().st_mtime_ns, b"")}
+    for p in sorted(folder.rglob("*")):
+        data = p.read_bytes() if p.is_file() else b""
+        state[str(p.relative_to(folder))] = (p.stat().st_mtime_ns, data)
+    return state
+
+
+def _damage_shard(damage: str, data: bytes, path: Path) -> None:
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 3])
+    elif damage == "flipped-superblock":
+        path.write_bytes(data[:8] + bytes(b ^ 0x5A for b in data[8:2048]) + data[2048:])
+    elif damage == "flipped-frames":
+        path.write_bytes(data)
+        _flip_frame_chunk(path)
+    elif damage == "foreign-hdf5":
+        with h5py.File(path, "w") as f:
+            f["frames"] = np.zeros((2, 1, 4, 4), np.uint8)
+    else:  # foreign file under a store name
+        path.write_text("episode,return\n1,3.0\n")
+
+
+@pytest.mark.parametrize(
+    "damage", ["truncated", "flipped-superblock", "flipped-frames", "foreign-hdf5", "not-hdf5"]
+)
+def test_reading_a_damaged_store_changes_nothing_in_its_folder(
+    damage: str, tiny_store: Path, tmp_path: Path, capsys
+) -> None:
+    folder = tmp_path / "store"
+    folder.mkdir()
+    shard = folder / "shard-000.h5"
+    _damage_shard(damage, tiny_store.read_bytes(), shard)
+    os.utime(folder, ns=(1_000_000_000, 1_000_000_000))  # any later change shows in the mtime
+    before = folder_state(folder)
+    code = data_main(["info", str(folder)])
+    err = capsys.readouterr().err
+    if damage != "flipped-frames":  # the layout is intact there; the frames fail when read
+        assert_one_line_error(code, err, "shard-000.h5")
+    for target in (folder, shard, str(folder / "*.h5")):
+        with pytest.raises(StoreError, match="shard-000"), ReplayReader(target) as reader:
+            for _ in reader:
+                pass
+        with pytest.raises(StoreError, match="shard-000"):
+            WindowDataset(target, split="all", in_memory=True)
+    cli = subprocess.run(
+        [sys.executable, "-c", "import sys; from wm_data.cli import data_main; "
+         "sys.exit(data_main(sys.argv[1:]))", "info", str(folder), "--json"],
+        capture_output=True, text=True, env=env(), timeout=120,
+    )  # fmt: skip
+    assert cli.returncode == (0 if damage == "flipped-frames" else 1), cli.stderr
+    assert folder_state(folder) == before, "reading the store changed its folder"
 
 
 def test_other_game_or_settings_than_the_config_are_refused_and_nothing_is_overwritten(

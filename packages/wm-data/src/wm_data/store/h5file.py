@@ -14,44 +14,103 @@ from wm_data.store.schema import StoreError
 
 
 def open_h5(path: Path, mode: str, *, lock_held: bool = False, **kwargs: Any) -> h5py.File:
-    """Open a store file. A reader opens a store a collector is writing in SWMR mode (it sees
-    the episodes flushed so far); a writer killed in SWMR mode leaves a stale mark that is
-    cleared once no process holds the file, as ``h5clear -s`` does."""
+    """Open a store file. Reading (``mode="r"``) never creates, changes or locks anything: a
+    store a live collector writes is opened in SWMR mode (it shows the episodes flushed so
+    far), and so is one whose SWMR writer was killed. A writer (``lock_held``: it holds the
+    writer lock) clears the "open for write" mark a killed SWMR writer left, as ``h5clear -s``
+    does. Every failure becomes a :class:`StoreError` that says why."""
     if not path.exists():
         raise StoreError(f"{path}: no such replay store")
     if path.is_dir():
         raise StoreError(f"{path}: is a directory, not a replay store file")
     try:
-        try:
-            return h5py.File(path, mode, **kwargs)
-        except OSError as exc:
-            msg = str(exc)
-            busy = ("unable to lock", "already open for write", "truncated file")
-            if not any(b in msg.lower() for b in busy):
-                raise
-            lock = None if lock_held else take_writer_lock(path)
-            if not lock_held and lock is None:  # a live writer holds the store
-                if mode == "r":  # SWMR readers see the episodes it has flushed
-                    return h5py.File(path, mode, swmr=True, **kwargs)
-                raise
-            try:
-                if "already open for write" in msg and clear_stale_write_flag(path):
-                    return h5py.File(path, mode, **kwargs)
-            finally:
-                if lock is not None:
-                    lock.close()
-            raise
+        if mode == "r":
+            return _open_for_reading(path, **kwargs)
+        return _open_for_writing(path, mode, lock_held, **kwargs)
     except OSError as exc:
         msg = str(exc)
         if "truncated" in msg:
             raise StoreError(f"{path}: replay store is truncated or corrupt ({msg})") from exc
         if "unable to lock" in msg.lower() or "already open for write" in msg:
             raise StoreError(
-                f"{path}: store is open for writing by another process ({msg})"
+                f"{path}: store is open for writing by another process, or was left open by a "
+                f"killed one and not yet reopened by wm-collect ({msg})"
             ) from exc
         if "signature" in msg:
             raise StoreError(f"{path}: not an HDF5 file, so not a replay store ({msg})") from exc
         raise StoreError(f"{path}: cannot open replay store, truncated or corrupt ({msg})") from exc
+
+
+_BUSY = ("unable to lock", "already open for write", "truncated file")
+
+
+def _open_for_reading(path: Path, **kwargs: Any) -> h5py.File:
+    """Plain read, else SWMR read when a writer may be at work. A file shorter than its
+    superblock says is only SWMR-read while a live writer holds it: SWMR reads of a truly
+    truncated file retry for a long time instead of failing."""
+    try:
+        return h5py.File(path, "r", **kwargs)
+    except OSError as exc:
+        if not any(b in str(exc).lower() for b in _BUSY):
+            raise
+        if _shorter_than_recorded(path) and not writer_alive(path):
+            raise
+        try:
+            return h5py.File(path, "r", swmr=True, **kwargs)
+        except OSError:
+            raise exc from None
+
+
+def _open_for_writing(path: Path, mode: str, lock_held: bool, **kwargs: Any) -> h5py.File:
+    try:
+        return h5py.File(path, mode, **kwargs)
+    except OSError as exc:
+        if not lock_held or "already open for write" not in str(exc):
+            raise
+        if clear_stale_write_flag(path):  # the lock is ours: the writer that set it is dead
+            return h5py.File(path, mode, **kwargs)
+        raise
+
+
+def writer_alive(path: Path) -> bool | None:
+    """Whether a live process holds the writer lock of store ``path``, read from
+    ``/proc/locks`` so the reader neither creates nor takes the lock (None: cannot tell)."""
+    try:
+        st = _lock_path(path).stat()
+    except OSError:
+        return False  # no writer has ever opened the store in this folder
+    try:
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    wanted = (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
+    for line in table.splitlines():
+        fields = line.split()
+        if "->" in fields or "FLOCK" not in fields:
+            continue
+        for field in fields:
+            parts = field.split(":")
+            if len(parts) == 3 and all(parts):
+                try:
+                    key = (int(parts[0], 16), int(parts[1], 16), int(parts[2]))
+                except ValueError:
+                    continue
+                if key == wanted:
+                    return True
+    return False
+
+
+def _shorter_than_recorded(path: Path) -> bool:
+    """The file ends before the end-of-file address in its (version 2/3) superblock."""
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    if head[:8] != b"\x89HDF\r\n\x1a\n" or len(head) < 12 or head[8] not in (2, 3):
+        return False
+    size = head[9]
+    at = 12 + 2 * size
+    if len(head) < at + size:
+        return True
+    return int.from_bytes(head[at : at + size], "little") > path.stat().st_size
 
 
 def file_size_limit() -> int | None:
