@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from wm_eval.baselines import CopyLatentPredictor, copy_last_frame, random_encoder, spec_key
-from wm_eval.probes.ram_maps import ASSAULT, assault_score, select_variables, state_matrix
+from wm_eval.probes.ram_maps import (
+    ASSAULT,
+    CATEGORIES,
+    assault_score,
+    select_variables,
+    state_matrix,
+)
 from wm_models import build, module_spec
 
 
@@ -60,8 +66,22 @@ def test_assault_map_and_bcd_score():
     variables = select_variables("ALE/Assault-v5", ram, top_bytes=4)
     assert variables == list(ASSAULT)
     names = [v.name for v in variables]
-    assert {"score", "player_x", "mothership_x", "lives"} <= set(names)
+    assert {"score", "player_x", "mothership_x", "lives", "heat", "overheat"} <= set(names)
     assert next(v for v in variables if v.name == "lives").categorical
+    assert {v.category for v in variables} == set(CATEGORIES)
+
+
+def test_assault_variables_are_screen_quantities():
+    """Decoded, not raw: the player's byte 181 is x = 65 on screen; heat counts gauge bits."""
+    ram = np.zeros((2, 128), dtype=np.uint8)
+    ram[:, 16] = [181, 53]
+    ram[:, 28:30] = [[252, 0], [255, 3]]
+    ram[:, 54] = [192, 0]
+    by_name = {v.name: v for v in ASSAULT}
+    np.testing.assert_array_equal(by_name["player_x"].read(ram), [65, 57])
+    np.testing.assert_array_equal(by_name["heat"].read(ram), [6, 10])
+    np.testing.assert_array_equal(by_name["enemy_x[0]"].where(ram), [True, False])
+    assert by_name["player_x"].where(ram).all()
 
 
 def test_other_games_use_highest_variance_bytes():
@@ -80,7 +100,10 @@ def test_state_matrix_standardises_and_drops_constants():
     rng = np.random.default_rng(0)
     train = rng.integers(0, 256, (200, 128)).astype(np.uint8)
     train[:, 16] = 7  # player_x constant -> dropped
+    train[:, 55] = 0  # enemy 1 never alive: its x takes the fill value, its presence is constant
     x = state_matrix(train, list(ASSAULT), train)
-    assert x.shape == (200, len(ASSAULT) - 1)
+    assert x.shape == (200, len(ASSAULT) - 3)
     np.testing.assert_allclose(x.mean(axis=0), 0, atol=1e-9)
     np.testing.assert_allclose(x.std(axis=0), 1, atol=1e-9)
+    raw = select_variables("ALE/Pong-v5", train, top_bytes=4)
+    assert state_matrix(train, raw, train).shape == (200, 4)

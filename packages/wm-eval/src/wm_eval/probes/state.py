@@ -1,60 +1,201 @@
-"""State probe: linear read-outs of emulator-RAM variables from latents, on held-out episodes."""
+"""Object-level state probe: linear read-outs of decoded game state from frozen latents.
+
+AtariARI's protocol (Anand et al. 2019) on the objects decoded from emulator RAM
+(``wm_eval.objects``): a linear read-out per variable, fit on training-split windows and
+scored on held-out episodes, reported per variable and averaged by category (agent,
+enemies, missiles, resources, score). Beside every encoder: a random-init encoder of the
+same architecture, the same read-out on pooled pixels, and a constant predictor.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-from sklearn.metrics import accuracy_score, r2_score
+from dataclasses import dataclass
 
-from wm_eval.columns import CONSTANT_STATE as CONSTANT
-from wm_eval.metrics import linear_probe
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from wm_eval import columns as C
+from wm_eval.data import DataSource
 from wm_eval.plots import bar_plot
-from wm_eval.probes.ram_maps import StateVariable, select_variables
+from wm_eval.probes.ram_maps import CATEGORIES, StateVariable, ram_map
 from wm_eval.probes.registry import probe
+from wm_eval.probes.state_scores import (
+    average,
+    constant_prediction,
+    fit_predict,
+    variable_cells,
+)
 from wm_eval.report import Table
 from wm_eval.session import EvalSession
+from wm_eval.stats import Measurement
 
 HORIZON = 1
+CONSTANT = C.CONSTANT_STATE
+PIXELS = f"pixels, {C.POOLED}×{C.POOLED} pooled (context)"
+MEAN = "mean"
 
 
-def _constant(v: StateVariable, y_train: np.ndarray, y_test: np.ndarray) -> float | None:
-    """Score of predicting the train mean (R²) or the train majority class (accuracy)."""
-    if len(np.unique(y_train)) < 2:
+def row_key(v: StateVariable, kind: str | None = None) -> str:
+    """``r2/<name>`` (continuous), ``accuracy/<name>`` (categorical) or ``f1/<name>``."""
+    return f"{kind or ('accuracy' if v.categorical else 'r2')}/{v.name}"
+
+
+def category_key(name: str) -> str:
+    return f"category/{name}"
+
+
+def declare_rows(table: Table, variables: list[StateVariable]) -> None:
+    """Rows in a fixed order: variables, their F1 rows, categories, the overall mean."""
+    for v in variables:
+        table.add_row(row_key(v), f"{v.name} ({'balanced accuracy' if v.categorical else 'R²'})")
+    for v in variables:
+        if v.categorical:
+            table.add_row(row_key(v, "f1"), f"{v.name} (macro F1)")
+    for cat in CATEGORIES:
+        if any(v.category == cat for v in variables):
+            table.add_row(category_key(cat), f"category: {cat} (mean skill)")
+    table.add_row(MEAN, "mean over categories (skill)")
+
+
+@dataclass
+class Targets:
+    """Decoded variables of one split's windows at the last context frame."""
+
+    values: dict[str, np.ndarray]
+    defined: dict[str, np.ndarray]
+    episodes: np.ndarray
+
+
+def targets(variables: list[StateVariable], ram: np.ndarray, episodes: np.ndarray) -> Targets:
+    return Targets(
+        {v.name: v.read(ram) for v in variables},
+        {v.name: v.where(ram) for v in variables},
+        np.asarray(episodes),
+    )
+
+
+def score_column(
+    variables: list[StateVariable],
+    train: Targets,
+    test: Targets,
+    x_train: np.ndarray | None,
+    x_test: np.ndarray | None,
+) -> dict[str, Measurement]:
+    """Row key -> measurement for one feature set (None: the constant predictor)."""
+    cells: dict[str, Measurement] = {}
+    skills: dict[str, list[Measurement]] = {}
+    n = len(test.episodes)
+    for v in variables:
+        rows = train.defined[v.name]
+        if not rows.any():
+            continue
+        y_tr = train.values[v.name][rows]
+        if x_train is None or x_test is None:
+            pred = constant_prediction(y_tr, n, categorical=v.categorical)
+        else:
+            pred = fit_predict(x_train[rows], y_tr, x_test, categorical=v.categorical)
+        c = variable_cells(
+            test.values[v.name],
+            pred,
+            test.defined[v.name],
+            test.episodes,
+            categorical=v.categorical,
+        )
+        cells[row_key(v)] = c.score
+        if c.f1 is not None:
+            cells[row_key(v, "f1")] = c.f1
+        skills.setdefault(v.category, []).append(c.skill)
+    means = [average(skills[cat]) for cat in CATEGORIES if cat in skills]
+    for cat, m in zip([c for c in CATEGORIES if c in skills], means, strict=True):
+        cells[category_key(cat)] = m
+    if means:
+        cells[MEAN] = average(means)
+    return cells
+
+
+def pooled_pixels(frames: torch.Tensor, context: int, chunk: int = 1024) -> np.ndarray:
+    """The context frames of each window average-pooled to at most 16×16, flattened."""
+    out = []
+    for s in range(0, len(frames), chunk):
+        x = frames[s : s + chunk, :context].float().div(255.0).flatten(1, 2)
+        size = (min(C.POOLED, x.shape[-2]), min(C.POOLED, x.shape[-1]))
+        out.append(F.adaptive_avg_pool2d(x, size).flatten(1).numpy())
+    return np.concatenate(out)
+
+
+def _episodes(src: DataSource, split: str, batch: dict[str, torch.Tensor]) -> np.ndarray:
+    if "episode" in batch:
+        return batch["episode"].numpy()
+    return src.dataset(split, HORIZON).window_episode(batch["index"].numpy())[0]
+
+
+@dataclass
+class StoreData:
+    """What every column of one store shares: the variables, targets and pixel features."""
+
+    variables: list[StateVariable]
+    train: Targets
+    test: Targets
+    pixels: tuple[np.ndarray, np.ndarray]
+
+
+def store_data(session: EvalSession, src: DataSource) -> StoreData | None:
+    """Targets of the train split and the scored split; None (with a note) without a map."""
+    cfg = session.config
+    env_id = str(src.metadata.get("env_id", ""))
+    known = ram_map(env_id)
+    if known is None:
+        session.report.notes.append(
+            f"State probes: no RAM decoding map for {env_id or 'this store'} (only Assault has "
+            "one); raw RAM bytes are packed codes, not object state, so the object-level "
+            "state table is skipped for it."
+        )
         return None
-    if v.categorical:
-        vals, counts = np.unique(y_train, return_counts=True)
-        return float(accuracy_score(y_test, np.full(len(y_test), vals[np.argmax(counts)])))
-    if np.var(y_test) == 0:
-        return None
-    return float(r2_score(y_test, np.full(len(y_test), y_train.mean())))
+    variables, T = list(known), src.context
+    parts = {}
+    for split, n in (("train", cfg.probe_train_samples), (cfg.split, cfg.max_samples)):
+        batch = src.batch(split, HORIZON, n, cfg.seed)
+        ram = batch["ram"][:, T - 1].numpy()
+        parts[split] = (targets(variables, ram, _episodes(src, split, batch)), batch["frames"])
+    (train, f_tr), (test, f_te) = parts["train"], parts[cfg.split]
+    return StoreData(variables, train, test, (pooled_pixels(f_tr, T), pooled_pixels(f_te, T)))
 
 
-def row_key(v: StateVariable) -> str:
-    """``r2/<name>`` for a continuous variable, ``accuracy/<name>`` for a categorical one."""
-    return f"{'accuracy' if v.categorical else 'r2'}/{v.name}"
+def _fill(table: Table, column: str, cells: dict[str, Measurement]) -> None:
+    for key, m in cells.items():
+        table.set(key, column, m)
 
 
-def _label(v: StateVariable) -> str:
-    return f"{v.name} ({'accuracy' if v.categorical else 'R²'})"
+def _table(split: str) -> Table:
+    return Table(
+        "state",
+        "Object-level state probes: linear read-out of decoded game state",
+        "Game state decoded from emulator RAM into screen quantities (Assault: positions in "
+        "screen pixels from OCAtari's RAM map, heat-gauge width, lives, score as shown; see "
+        "wm_eval.objects.assault). Each variable is read from the standardised latent of the "
+        "window's context by a linear probe fit on training-split windows and scored on "
+        f"{split}-split episodes: ridge regression scored by R² for continuous variables, "
+        "class-balanced logistic regression scored by balanced accuracy (macro F1 beside it) "
+        "for categorical ones. An enemy's x is scored where that enemy is alive, the "
+        "missile's position while it flies. Categories (AtariARI): agent, enemies, "
+        "missiles, resources, score, each the mean **skill** of its members (R², or balanced "
+        "accuracy rescaled so chance is 0 and perfect 1); 'mean' averages the categories. "
+        "Baselines: a random-init encoder, the same probe on the context frames average-"
+        f"pooled to {C.POOLED}×{C.POOLED}, and the constant train mean / majority class.",
+        better="higher",
+    )
 
 
 @probe("state", order=20)
 def run(session: EvalSession) -> list[Table]:
-    """Probe every RAM variable from every encoder column; the store must hold RAM."""
+    """Probe the decoded variables from every encoder column; the store must hold RAM."""
     cfg = session.config
-    table = Table(
-        "state",
-        "State probes: linear read-out of emulator RAM",
-        "Linear probes (standardised latent → RidgeCV for positions/scores, logistic regression "
-        "for categorical bytes) fit on training-split windows and scored on validation-split "
-        "episodes (held out). Assault uses the OCAtari RAM map; other games their "
-        f"{cfg.ram_top_bytes} highest-variance RAM bytes. R² of 0 = no better than the mean.",
-        better="higher",
-    )
+    table = _table(cfg.split)
     columns = session.encoder_columns()
     for c in columns:
         table.add_column(c.label, baseline=c.baseline)
-    plotted: dict[str, dict[str, float | None]] = {}
-    constant_done: set = set()
+    stores: dict[tuple, StoreData | None] = {}
     for c in columns:
         src = c.source
         if c.encoder is None or src is None:
@@ -64,28 +205,33 @@ def run(session: EvalSession) -> list[Table]:
                 f"State probes: the store of {c.label} has no RAM; skipped."
             )
             continue
-        T = src.context
-        train = src.batch("train", HORIZON, cfg.probe_train_samples, cfg.seed)
-        val = src.batch("val", HORIZON, cfg.max_samples, cfg.seed)
-        ram_tr, ram_va = train["ram"][:, T - 1].numpy(), val["ram"][:, T - 1].numpy()
-        variables = select_variables(src.metadata.get("env_id", ""), ram_tr, cfg.ram_top_bytes)
+        if src.key not in stores:
+            stores[src.key] = data = store_data(session, src)
+            if data is not None:
+                declare_rows(table, data.variables)
+                tag = session.store_tag(src)
+                px_tr, px_te = data.pixels
+                pixels = table.add_column(PIXELS + tag, baseline=True)
+                _fill(
+                    table, pixels, score_column(data.variables, data.train, data.test, px_tr, px_te)
+                )
+                const = table.add_column(CONSTANT + tag, baseline=True)
+                _fill(table, const, score_column(data.variables, data.train, data.test, None, None))
+        data = stores[src.key]
+        if data is None:
+            continue
         z_tr = session.latents(c.encoder, src, "train", HORIZON, cfg.probe_train_samples, 0)
-        z_va = session.latents(c.encoder, src, "val", HORIZON, cfg.max_samples, 0)
-        for v in variables:
-            y_tr, y_va = v.read(ram_tr), v.read(ram_va)
-            res = linear_probe(z_tr, y_tr, z_va, y_va, categorical=v.categorical)
-            score = res["accuracy" if v.categorical else "r2"]
-            key = table.add_row(row_key(v), _label(v))
-            table.set(key, c.label, score)
-            plotted.setdefault(v.name, {})[c.label] = table.value(key, c.label)
-            if src.key not in constant_done:
-                const = table.add_column(CONSTANT + session.store_tag(src), baseline=True)
-                table.set(key, const, _constant(v, y_tr, y_va))
-        constant_done.add(src.key)
-    if not any(c.startswith(CONSTANT) for c in table.columns):
-        table.add_column(CONSTANT, baseline=True)
-    if plotted:
-        path = session.out_dir / "plots" / "state_probes.png"
-        bar_plot(plotted, path, ylabel="R² / accuracy (held-out episodes)", title="State probes")
-        session.figure("State probes per RAM variable", path)
+        z_te = session.latents(c.encoder, src, cfg.split, HORIZON, cfg.max_samples, 0)
+        _fill(table, c.label, score_column(data.variables, data.train, data.test, z_tr, z_te))
+    if not any(d is not None for d in stores.values()):
+        return []
+    _plot(session, table)
     return [table]
+
+
+def _plot(session: EvalSession, table: Table) -> None:
+    keys = [k for k in table.rows if k.startswith("category/") or k == MEAN]
+    plotted = {k.split("/")[-1]: {c: table.value(k, c) for c in table.columns} for k in keys}
+    path = session.out_dir / "plots" / "state_probes.png"
+    bar_plot(plotted, path, ylabel="skill (R² / adjusted balanced accuracy)", title="State probes")
+    session.figure("State probes per category (held-out episodes)", path)
