@@ -59,6 +59,7 @@ def test_report_files_and_runs(report):
         assert data["tables"][name]["split"] == "test"
     assert "*(baseline)*" in md
     assert "*Scored on the test split (" in md and "predates" not in md
+    assert "raw latents" not in md  # the fixture heads hold their training input statistics
     sections = [line for line in md.splitlines() if line.startswith("## ")]
     assert sections[:2] == ["## Runs", "## Headline: which world model is better"]
     assert data["headline"]["columns"] == ["jepa", "encoder_decoder"]
@@ -160,26 +161,36 @@ def test_state_probe_uses_assault_ram_map(report):
     assert "constant (train mean / majority)" in t.baselines
 
 
-def test_rollout_has_copy_latent_baseline(report):
+def test_rollout_has_latent_and_pixel_baselines(report):
     rep, _ = report
     t = _table(rep, "rollout_latent")
     assert list(t.rows) == ["k=1", "k=2", "k=3"]
     for run in ("jepa", "encoder_decoder"):
         assert t.value("k=1", run) is not None
-        assert t.value("k=1", f"{run} · copy-latent") > 0
+        for suffix in ("copy-latent", "mean-latent", "linear dynamics", "shuffled actions"):
+            assert t.value("k=1", f"{run} · {suffix}") > 0
     px = _table(rep, "rollout_pixels")
-    assert px.value("k=1", "copy-last-frame") is not None
-    assert px.value("k=2", "encoder_decoder") is not None
+    for name in ("copy-last-frame", "mean frame (train)", "median frame (train)"):
+        assert px.value("k=1", name) is not None
+    assert px.value("k=2", "encoder_decoder/pixel loop") is not None
+    assert px.value("k=2", "jepa/jepa_decoder/latent loop") is not None
 
 
 def test_reconstruction_uses_derived_decoder(report):
     rep, _ = report
     t = _table(rep, "reconstruction")
-    assert set(t.columns) == {"copy-last-frame", "jepa/jepa_decoder", "encoder_decoder"}
+    assert t.columns[:2] == ["jepa/jepa_decoder", "encoder_decoder"]
+    assert t.baselines == [
+        "copy-last-frame",
+        "mean frame (train)",
+        "median frame (train)",
+        "blur σ=1 of last frame",
+    ]
     for col in t.columns:
         assert 0 <= t.value("mse", col) <= 1
         assert t.value("psnr", col) > 0
         assert 0 <= t.value("l1_changed", col) <= 1
+        assert 0 <= t.value("l1_objects", col) <= 1
     share = t.value("changed_share", "copy-last-frame")
     assert 0 < share < 1
     assert t.value("changed_share", "encoder_decoder") == share

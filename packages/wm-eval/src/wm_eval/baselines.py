@@ -3,16 +3,27 @@
 * a randomly initialised encoder of the same architecture (rebuilt from the checkpoint's
   spec with a fixed seed): what the architecture gives before any training;
 * the copy-current-latent predictor ``z_{t+1} = z_t``: what a world model must beat;
-* the copy-last-frame predictor for pixels, and a constant (train-mean) reward.
+* the mean latent of the training split (an error / variance of about 1), a ridge-regression
+  linear dynamics model fit on the training split, and the run's own predictor fed actions
+  shuffled across windows (does the prediction use the action at all?);
+* pixel references a decoder must beat in pixel space: copy-last-frame, the training-split
+  mean and per-pixel median frames (what a decoder that draws only the static background
+  scores) and a Gaussian blur (σ = 1) of the last frame (blur wins L1 on moving edges);
+* a constant (train-mean) reward.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
+import numpy as np
 import torch
+from scipy import ndimage
+from sklearn.linear_model import RidgeCV
 from torch import nn
 
+from wm_eval import columns as C
 from wm_models import build, module_spec
 
 
@@ -40,3 +51,89 @@ class CopyLatentPredictor(nn.Module):
 def copy_last_frame(frames: torch.Tensor, context: int) -> torch.Tensor:
     """Predict the next frame as the last context frame: ``frames[:, T-1]`` of ``[B, T+K, ...]``."""
     return frames[:, context - 1]
+
+
+BLUR_SIGMA = 1.0
+RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-6, 3, 10))
+
+
+def blur_frames(frames: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
+    """A Gaussian blur of ``[N, C, H, W]`` images over H and W only (never across channels)."""
+    frames = np.asarray(frames, dtype=np.float32)
+    return ndimage.gaussian_filter(frames, sigma=(0, 0, sigma, sigma), mode="nearest")
+
+
+@dataclass(frozen=True)
+class FrameReference:
+    """The training split's mean and per-pixel median frame, ``[C, H, W]`` in [0, 1]."""
+
+    mean: np.ndarray
+    median: np.ndarray
+
+    @classmethod
+    def fit(cls, frames: np.ndarray) -> FrameReference:
+        """From training frames ``[N, C, H, W]`` in [0, 1] (never from the scored split)."""
+        frames = np.asarray(frames, dtype=np.float32)
+        if frames.ndim != 4 or not len(frames):
+            raise ValueError(f"frames: [N, C, H, W] with N >= 1 expected, got {frames.shape}")
+        return cls(frames.mean(axis=0), np.median(frames, axis=0))
+
+    def predictions(self, last: np.ndarray) -> dict[str, np.ndarray]:
+        """Every pixel baseline's next frame for windows whose last context frame is ``last``."""
+        last = np.asarray(last, dtype=np.float32)
+        shape = last.shape
+        return {
+            C.COPY_FRAME: last,
+            C.MEAN_FRAME: np.broadcast_to(self.mean, shape),
+            C.MEDIAN_FRAME: np.broadcast_to(self.median, shape),
+            C.BLUR_FRAME: blur_frames(last),
+        }
+
+
+def one_hot(actions: np.ndarray, num_actions: int) -> np.ndarray:
+    actions = np.asarray(actions, dtype=np.int64)
+    out = np.zeros((len(actions), num_actions))
+    out[np.arange(len(actions)), actions] = 1.0
+    return out
+
+
+@dataclass
+class LinearDynamics:
+    """``z' = W [z, onehot(a)] + b`` by ridge regression (alpha by leave-one-out).
+
+    The simplest action-conditioned world model in the run's own latent space: a learned
+    predictor that cannot beat it has learned nothing a linear map of the latent does not hold.
+    """
+
+    model: RidgeCV
+    num_actions: int
+
+    @classmethod
+    def fit(
+        cls, z: np.ndarray, actions: np.ndarray, z_next: np.ndarray, num_actions: int
+    ) -> LinearDynamics:
+        x = np.concatenate([np.asarray(z, np.float64), one_hot(actions, num_actions)], axis=1)
+        model = RidgeCV(alphas=RIDGE_ALPHAS).fit(x, np.asarray(z_next, np.float64))
+        return cls(model, num_actions)
+
+    def __call__(self, z: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        x = np.concatenate([np.asarray(z, np.float64), one_hot(actions, self.num_actions)], axis=1)
+        return self.model.predict(x)
+
+
+def open_loop(step, z0: np.ndarray, actions: np.ndarray) -> list[np.ndarray]:
+    """``[ẑ_1, ..., ẑ_K]`` with ``ẑ_{k+1} = step(ẑ_k, a_k)``: each prediction feeds the next."""
+    z, out = np.asarray(z0, np.float64), []
+    for k in range(np.shape(actions)[1]):
+        z = np.asarray(step(z, np.asarray(actions)[:, k]), np.float64)
+        out.append(z)
+    return out
+
+
+def shuffled_actions(actions: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Each window's action sequence given to another window (one fixed permutation).
+
+    The marginal distribution of actions stays the same; only their link to the state breaks.
+    """
+    perm = np.random.default_rng(seed).permutation(len(actions))
+    return actions[torch.from_numpy(perm)]

@@ -25,16 +25,19 @@ def line_plot(
     integer_x: bool = False,
 ) -> Path:
     """One line per model; baselines dashed, in the colour of the model they belong to
-    (``"<model> · <baseline>"``)."""
+    (``"<model> · <baseline>"``), one marker per kind of baseline."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))
     colours: dict[str, str] = {}
+    markers: dict[str, str] = {"": "o"}
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for label, (x, y) in curves.items():
         y = [np.nan if v is None else v for v in y]
-        owner = label.split(" · ")[0]
+        owner, _, kind = label.partition(" · ")
         colour = colours.setdefault(owner, cycle[len(colours) % len(cycle)])
-        ax.plot(x, y, "--" if label in dashed else "-", marker="o", label=label, color=colour)
+        marker = markers.setdefault(kind, "osv^xDP"[len(markers) % 7])
+        style = "--" if label in dashed else "-"
+        ax.plot(x, y, style, marker=marker, label=label, color=colour)
     if logy and all(v is not None and v > 0 for _, ys in curves.values() for v in ys):
         ax.set_yscale("log")
     if integer_x:
@@ -102,6 +105,73 @@ def image_grid(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def reconstruction_grid(
+    last: np.ndarray,
+    true: np.ndarray,
+    outputs: Mapping[str, np.ndarray],
+    regions: np.ndarray,
+    path: Path,
+    *,
+    title: str = "",
+) -> Path:
+    """One row per window: last context frame, true next frame, each output with its absolute
+    error, and the object regions over the true frame. Every frame shares one grey scale and
+    every error one colour scale (both printed in the title), so columns compare directly.
+
+    ``last``, ``true`` and each output are ``[N, C, H, W]`` in [0, 1]; ``regions`` ``[N, H, W]``.
+    A decoder that draws only the background looks like the mean-frame column beside it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    errors = {k: np.abs(np.asarray(v, np.float32) - true) for k, v in outputs.items()}
+    vmax = max(0.05, *(float(e.max()) for e in errors.values()))
+    shown = [last, true, *outputs.values()]
+    gmax = max(0.05, *(float(np.max(x)) for x in shown))  # one grey scale for every frame
+    heads = ["last context", "true next"]
+    for name in outputs:
+        heads += [_wrap(name), "|error|"]
+    heads.append("object regions")
+    n_rows, n_cols = len(true), len(heads)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(1.3 * n_cols, 1.3 * n_rows + 0.7), squeeze=False
+    )
+    for i in range(n_rows):
+        cells = [(to_hwc(last[i]), "gray", gmax), (to_hwc(true[i]), "gray", gmax)]
+        for name, pred in outputs.items():
+            cells += [(to_hwc(pred[i]), "gray", gmax), (errors[name][i].max(axis=0), "magma", vmax)]
+        cells.append((_overlay(np.clip(true[i] / gmax, 0, 1), regions[i]), None, 1.0))
+        for j, (img, cmap, top) in enumerate(cells):
+            ax = axes[i][j]
+            ax.imshow(img, cmap=cmap, vmin=0, vmax=top, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(heads[j], fontsize=6)
+    scales = f"frames: grey 0 to {gmax:.2f}; |error|: colour 0 to {vmax:.2f}"
+    fig.suptitle(f"{title}\n{scales}".strip(), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _wrap(text: str, width: int = 16) -> str:
+    parts, line = [], ""
+    for word in text.replace("/", "/ ").split(" "):
+        if line and len(line) + len(word) > width:
+            parts.append(line.rstrip())
+            line = ""
+        line += word + ("" if word.endswith("/") else " ")
+    return "\n".join([*parts, line.rstrip()])
+
+
+def _overlay(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """An image as RGB with ``mask`` tinted red."""
+    x = to_hwc(img)
+    rgb = np.repeat(x[..., None], 3, axis=-1) if x.ndim == 2 else x.copy()
+    rgb[mask] = 0.5 * rgb[mask] + 0.5 * np.array([1.0, 0.0, 0.0])
+    return rgb
 
 
 def to_hwc(img: np.ndarray) -> np.ndarray:

@@ -1,0 +1,182 @@
+"""Decoded open-loop rollouts in pixel space, under two protocols, beside the pixel baselines.
+
+* **pixel loop** (re-encoded): each predicted latent is decoded, the frame is stacked into the
+  T-frame context in place of the oldest frame, re-encoded, and the predictor steps again
+  from that latent. This is what a pixel-space model (the encoder-decoder) is trained for: its
+  predictor only ever saw latents of real frames.
+* **latent loop**: the predictor is fed its own latent output k times and each latent is
+  decoded. This is the JEPA's own protocol; an encoder-decoder's predictor leaves the latent
+  space it was trained on here.
+
+Both agree at k = 1. Each decoder gets both columns, its own protocol first (the
+encoder-decoder's pixel loop, a derived decoder's latent loop).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from wm_eval import columns as C
+from wm_eval.loading import Component, ModelGroup
+from wm_eval.metrics.images import window_errors
+from wm_eval.plots import rollout_gif
+from wm_eval.report import Table
+from wm_eval.scoring import frame_reference, to_unit, window_episodes
+from wm_eval.session import EvalSession
+from wm_eval.stats import Measurement
+
+PIXEL_LOOP, LATENT_LOOP = "pixel loop", "latent loop"
+PIXEL_WORKFLOWS = ("encoder_decoder",)
+
+
+def row_key(k: int) -> str:
+    """The row of k steps ahead, in both rollout tables (also its label)."""
+    return f"k={k}"
+
+
+def protocol_column(label: str, protocol: str) -> str:
+    """The column of one decoder under one protocol (``encoder_decoder/pixel loop``)."""
+    return f"{label}/{protocol}"
+
+
+@torch.no_grad()
+def decoded_rollout(
+    modules: tuple[nn.Module, nn.Module, nn.Module],
+    frames: torch.Tensor,
+    actions: torch.Tensor,
+    context: int,
+    *,
+    reencode: bool,
+    device: torch.device,
+    batch_size: int = 256,
+    keep: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-window pixel MSE ``[N, K]`` of an open-loop decoded rollout of ``frames [N, T+K,
+    ...]`` and the predicted frames ``[keep, K, C, H, W]`` of the first ``keep`` windows.
+
+    ``reencode``: the pixel loop (decode, restack, re-encode); else the latent loop.
+    """
+    enc, pred, dec = modules
+    horizon = actions.shape[1]
+    errors, kept = [], []
+    for s in range(0, len(frames), batch_size):
+        x = frames[s : s + batch_size].to(device).float() / 255
+        a = actions[s : s + batch_size].to(device)
+        ctx, true = x[:, :context], x[:, context : context + horizon]
+        z, out = enc(ctx), []
+        for k in range(horizon):
+            if reencode and k:
+                z = enc(ctx)
+            z = pred(z, a[:, k])
+            frame = dec(z).clamp(0, 1)
+            out.append(frame)
+            if reencode:
+                ctx = torch.cat([ctx[:, 1:], frame[:, None]], dim=1)
+        predicted = torch.stack(out, dim=1)
+        errors.append(((predicted - true) ** 2).flatten(2).mean(2).double().cpu())
+        if s < keep:
+            kept.append(predicted[: keep - s].float().cpu())
+    shape = (0, horizon, *frames.shape[2:])
+    return torch.cat(errors).numpy(), torch.cat(kept).numpy() if kept else np.zeros(shape)
+
+
+def _table(split: str, horizon: int) -> Table:
+    table = Table(
+        "rollout_pixels",
+        f"Decoded open-loop rollout (k = 1..{horizon}), pixel MSE on the [0,1] scale",
+        f"On {split}-split windows, from the T context frames and the recorded actions. "
+        "'pixel loop': each predicted frame is decoded, stacked into the context and "
+        "re-encoded before the next step (the protocol a pixel model is trained for). 'latent "
+        "loop': the predictor is fed its own latents and each is decoded (the JEPA's protocol; "
+        "an encoder-decoder's predictor leaves its training distribution). Both agree at k=1. "
+        "Baselines on the same windows: copy-last-frame, the training mean and median frame, "
+        "and a σ=1 blur of the last frame, each held for every k. A decoder that draws only "
+        "the background scores like the mean frame at every k. [95% episode-bootstrap "
+        "interval]",
+        better="lower",
+    )
+    table.split = split
+    for k in range(1, horizon + 1):
+        table.add_row(row_key(k))
+    return table
+
+
+def _curve(table: Table, column: str, errors: np.ndarray, eps: np.ndarray) -> tuple[list, list]:
+    """Each k's mean per-window error as a cell (with its interval), and the curve to plot."""
+    values = []
+    for k in range(errors.shape[1]):
+        m = Measurement.mean(errors[:, k], eps)
+        table.set(row_key(k + 1), column, m)
+        values.append(m.value)
+    return list(range(1, len(values) + 1)), values
+
+
+def _baselines(session: EvalSession, table: Table, g: ModelGroup, horizon: int, plot: dict):
+    """The pixel baselines of ``g``'s store, on the same windows as its decoders."""
+    cfg, src = session.config, session.source(g)
+    batch = src.batch(cfg.split, horizon, cfg.max_samples, cfg.seed)
+    eps = window_episodes(src, cfg.split, horizon, batch)
+    frames, T = batch["frames"], src.context
+    ref = frame_reference(src, cfg.probe_train_samples, cfg.seed)
+    true = [to_unit(frames[:, T + k]) for k in range(horizon)]
+    for name, pred in ref.predictions(to_unit(frames[:, T - 1])).items():
+        column = table.add_column(name + session.store_tag(src), baseline=True)
+        errors = np.stack([window_errors(t, pred)["mse"] for t in true], axis=1)
+        plot["curves"][column] = _curve(table, column, errors, eps)
+        plot["dashed"].add(column)
+
+
+def _decoder(session, table, label, g: ModelGroup, comp: Component, horizon: int, plot: dict):
+    """Both protocols of one decoder; its own protocol first."""
+    cfg, src = session.config, session.source(g)
+    enc = comp.get("encoder") or g.encoder
+    pred = comp.get("predictor") or g.predictor
+    own_pixel = comp.run.workflow in PIXEL_WORKFLOWS
+    protocols = (PIXEL_LOOP, LATENT_LOOP) if own_pixel else (LATENT_LOOP, PIXEL_LOOP)
+    columns = [table.add_column(protocol_column(label, p)) for p in protocols]
+    if enc is None or pred is None:
+        return
+    batch = src.batch(cfg.split, horizon, cfg.max_samples, cfg.seed)
+    eps = window_episodes(src, cfg.split, horizon, batch)
+    T, n_gif = src.context, min(cfg.gif_samples, len(eps))
+    for column, protocol in zip(columns, protocols, strict=True):
+        errors, frames = decoded_rollout(
+            (enc, pred, comp.get("decoder")),
+            batch["frames"],
+            batch["actions"],
+            T,
+            reencode=protocol == PIXEL_LOOP,
+            device=session.device,
+            batch_size=cfg.batch_size,
+            keep=n_gif,
+        )
+        plot["curves"][column] = _curve(table, column, errors, eps)
+        if n_gif and column == columns[0]:
+            safe = column.replace("/", "_").replace(" ", "_")
+            path = session.out_dir / "plots" / f"rollout_{safe}.gif"
+            rollout_gif(to_unit(batch["frames"][:n_gif, T : T + horizon]), frames, path)
+            session.figure(f"Decoded rollout of {column} (top: true, bottom: predicted)", path)
+
+
+def pixel_table(session: EvalSession, horizon: int) -> tuple[Table, dict]:
+    """The decoded rollout table (both protocols per decoder, pixel baselines per store)."""
+    table = _table(session.config.split, horizon)
+    plot: dict = {"curves": {}, "dashed": set()}
+    done: set = set()
+    for g in session.groups:
+        src = session.source(g)
+        for comp in g.decoders or [None]:
+            label = g.label if comp is None or comp.label == g.label else comp.label
+            if comp is None or src is None:
+                table.add_column(label)
+                continue
+            if src.key not in done:
+                _baselines(session, table, g, horizon, plot)
+                done.add(src.key)
+            _decoder(session, table, label, g, comp, horizon, plot)
+    if not table.baselines:
+        for name in (C.COPY_FRAME, C.MEAN_FRAME, C.MEDIAN_FRAME, C.BLUR_FRAME):
+            table.add_column(name, baseline=True)
+    return table, plot

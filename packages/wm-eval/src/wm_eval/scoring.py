@@ -1,0 +1,102 @@
+"""Per-window scores with episode ids: what every reconstruction and rollout cell is made of.
+
+A cell is a ``stats.Measurement`` over the scored windows, so it gets a 95% episode-level
+bootstrap interval and can be compared, paired, with any other cell of its row (a model and a
+baseline score the very same windows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from wm_eval.baselines import FrameReference
+from wm_eval.data import DataSource
+from wm_eval.metrics.images import changed_pixels, pooled_mean, region_sums, window_errors
+from wm_eval.metrics.rollout import error_over_variance, squared_errors
+from wm_eval.regions import object_regions
+from wm_eval.stats import Measurement
+
+
+def window_episodes(
+    src: DataSource, split: str, horizon: int, batch: dict[str, torch.Tensor]
+) -> np.ndarray:
+    """The store episode of every window of ``batch`` (``batch["episode"]`` when present)."""
+    if "episode" in batch:
+        return np.asarray(batch["episode"])
+    episodes, _ = src.dataset(split, horizon).window_episode(batch["index"].numpy())
+    return np.asarray(episodes)
+
+
+def to_unit(frames: torch.Tensor) -> np.ndarray:
+    """uint8 frames as float32 numpy on the [0, 1] scale."""
+    return frames.numpy().astype(np.float32) / 255.0
+
+
+def frame_reference(src: DataSource, max_samples: int, seed: int) -> FrameReference:
+    """Mean and median next frame of (at most ``max_samples``) training-split windows."""
+    train = src.batch("train", 1, max_samples, seed)["frames"]
+    return FrameReference.fit(to_unit(train[:, src.context]))
+
+
+@dataclass
+class NextFrameWindows:
+    """The scored next-frame windows of one store and their regions.
+
+    ``objects`` (``[N, H, W]``) are the object regions, ``changed`` (``[N, C, H, W]``) the values
+    that differ from the last context frame by more than the change threshold.
+    """
+
+    frames: torch.Tensor
+    actions: torch.Tensor
+    true: np.ndarray
+    last: np.ndarray
+    episodes: np.ndarray
+    objects: np.ndarray
+    changed: np.ndarray
+    regions: str
+
+    @classmethod
+    def load(cls, src: DataSource, split: str, max_samples: int, seed: int) -> NextFrameWindows:
+        batch = src.batch(split, 1, max_samples, seed)
+        T, frames = src.context, batch["frames"]
+        window = to_unit(frames)
+        ram = batch["ram"].numpy() if "ram" in batch else None
+        objects, how = object_regions(window, ram, src.metadata.get("env_id"))
+        true, last = window[:, T], window[:, T - 1]
+        return cls(
+            frames=frames,
+            actions=batch["actions"][:, 0],
+            true=true,
+            last=last,
+            episodes=window_episodes(src, split, 1, batch),
+            objects=objects,
+            changed=changed_pixels(last, true),
+            regions=how,
+        )
+
+    def measure(self, pred: np.ndarray) -> dict[str, Measurement]:
+        """Every reconstruction row of ``pred`` (``[N, C, H, W]`` in [0, 1]) on these windows."""
+        eps = self.episodes
+        out = {k: Measurement.mean(v, eps) for k, v in window_errors(self.true, pred).items()}
+        for key, mask in (
+            ("l1_objects", self.objects),
+            ("l1_background", ~self.objects),
+            ("l1_changed", self.changed),
+        ):
+            sums, counts = region_sums(self.true, pred, mask)
+            out[key] = Measurement.of(pooled_mean, eps, sums, counts)
+        share = self.objects.reshape(len(eps), -1).mean(axis=1)
+        out["objects_share"] = Measurement.mean(share, eps)
+        out["background_share"] = Measurement.mean(1.0 - share, eps)
+        out["changed_share"] = Measurement.mean(
+            self.changed.reshape(len(eps), -1).mean(axis=1), eps
+        )
+        return out
+
+
+def latent_error(pred: np.ndarray, target: np.ndarray, episodes: np.ndarray) -> Measurement:
+    """Mean ``‖ẑ − z‖²`` over total variance of ``z``, both recomputed on every resample."""
+    return Measurement.of(error_over_variance, episodes, squared_errors(pred, target), target)

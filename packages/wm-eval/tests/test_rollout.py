@@ -1,0 +1,225 @@
+"""Rollout baselines: linear dynamics, mean latent, shuffled actions, and the two decoded
+rollout protocols, with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from wm_eval import EvalConfig, EvalSession
+from wm_eval import columns as C
+from wm_eval.baselines import LinearDynamics, open_loop, shuffled_actions
+from wm_eval.data import DataSource
+from wm_eval.loading import load_group
+from wm_eval.metrics import normalised_latent_error
+from wm_eval.metrics.rollout import error_over_variance, squared_errors
+from wm_eval.probes import rollout
+from wm_eval.probes.rollout_pixels import decoded_rollout
+from wm_eval.runs import discover
+
+SMALL = dict(
+    device="cpu", batch_size=64, max_samples=48, probe_train_samples=160, rollout_horizon=3
+)
+
+
+def make_session(runs, names, out, **config) -> EvalSession:
+    """A session over real tiny runs whose modules a test may then replace."""
+    cfg = EvalConfig(**{**SMALL, "probes": ("rollout",), "gif_samples": 1, **config})
+    device = torch.device("cpu")
+    infos = discover([runs[n] for n in names])
+    groups = [load_group(info, n, device) for info, n in zip(infos, names, strict=True)]
+    shared: dict = {}
+    sources = {}
+    for info, n in zip(infos, names, strict=True):
+        src = DataSource.from_run(info)
+        sources[n] = shared.setdefault(src.key, src)
+    return EvalSession(cfg, device, out, groups, sources)
+
+
+# -- baselines ---------------------------------------------------------------------------------
+
+
+def planted_system(rng, n=2000, d=6, num_actions=4):
+    a_mat = rng.normal(size=(d, d)) * 0.3
+    b_mat = rng.normal(size=(num_actions, d))
+    bias = rng.normal(size=d)
+
+    def step(z, a):
+        return z @ a_mat.T + b_mat[a] + bias
+
+    z = rng.normal(size=(n, d))
+    actions = rng.integers(num_actions, size=n)
+    return step, z, actions, step(z, actions)
+
+
+def test_linear_dynamics_recovers_a_planted_linear_system():
+    rng = np.random.default_rng(0)
+    step, z, actions, z_next = planted_system(rng)
+    model = LinearDynamics.fit(z, actions, z_next, num_actions=4)
+    z0 = rng.normal(size=(300, 6))
+    seq = rng.integers(4, size=(300, 5))
+    truth, fitted = open_loop(step, z0, seq), open_loop(model, z0, seq)
+    assert len(fitted) == 5
+    for k in range(5):
+        assert normalised_latent_error(fitted[k], truth[k]) < 1e-6
+
+
+def test_linear_dynamics_without_action_information_falls_back_to_the_mean_step():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(500, 3))
+    actions = rng.integers(3, size=500)
+    model = LinearDynamics.fit(z, actions, z, num_actions=3)  # identity, actions irrelevant
+    np.testing.assert_allclose(model(z[:5], np.array([0, 1, 2, 0, 1])), z[:5], atol=1e-3)
+
+
+def test_shuffled_actions_permute_whole_sequences():
+    actions = torch.arange(40).reshape(10, 4)
+    shuffled = shuffled_actions(actions, seed=0)
+    assert not torch.equal(shuffled, actions)
+    assert sorted(map(tuple, shuffled.tolist())) == sorted(map(tuple, actions.tolist()))
+    assert torch.equal(shuffled, shuffled_actions(actions, seed=0))
+
+
+def test_error_over_variance_is_the_normalised_latent_error():
+    rng = np.random.default_rng(2)
+    z, pred = rng.normal(size=(100, 4)) * 3, rng.normal(size=(100, 4))
+    assert error_over_variance(squared_errors(pred, z), z) == pytest.approx(
+        normalised_latent_error(pred, z)
+    )
+    assert error_over_variance(np.zeros(3), np.ones((3, 2))) == 0.0
+
+
+# -- decoded rollout protocols -----------------------------------------------------------------
+
+
+class LastFrame(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, -1].flatten(1)
+
+
+class Still(nn.Module):
+    def forward(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return z
+
+
+class Unflatten(nn.Module):
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z.view(len(z), *self.shape)
+
+
+def test_a_copying_world_model_scores_copy_last_frame_under_both_protocols():
+    rng = np.random.default_rng(3)
+    frames = torch.from_numpy(rng.integers(0, 256, size=(10, 6, 1, 5, 5), dtype=np.uint8))
+    actions = torch.zeros(10, 2, dtype=torch.long)
+    modules = (LastFrame(), Still(), Unflatten((1, 5, 5)))
+    x = frames.double().numpy() / 255
+    copy = ((x[:, 4:6] - x[:, 3:4]) ** 2).reshape(10, 2, -1).mean(axis=2)
+    for reencode in (True, False):
+        errors, kept = decoded_rollout(
+            modules, frames, actions, 4, reencode=reencode, device="cpu", batch_size=3, keep=4
+        )
+        np.testing.assert_allclose(errors, copy, rtol=1e-5)
+        assert kept.shape == (4, 2, 1, 5, 5)
+
+
+class Shift(nn.Module):
+    """A predictor whose output is not a latent of any real frame (brightens every step)."""
+
+    def forward(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return z + 0.1
+
+
+def test_protocols_agree_at_one_step_and_differ_after():
+    rng = np.random.default_rng(4)
+    frames = torch.from_numpy(rng.integers(0, 100, size=(6, 7, 1, 4, 4), dtype=np.uint8))
+    actions = torch.zeros(6, 3, dtype=torch.long)
+
+    class MeanFrames(nn.Module):  # the latent is the mean of the context: re-encoding matters
+        def forward(self, x):
+            return x.mean(dim=1).flatten(1)
+
+    modules = (MeanFrames(), Shift(), Unflatten((1, 4, 4)))
+    pixel, _ = decoded_rollout(modules, frames, actions, 4, reencode=True, device="cpu")
+    latent, _ = decoded_rollout(modules, frames, actions, 4, reencode=False, device="cpu")
+    np.testing.assert_allclose(pixel[:, 0], latent[:, 0])
+    assert not np.allclose(pixel[:, 1:], latent[:, 1:])
+
+
+# -- the probe on real tiny runs ---------------------------------------------------------------
+
+
+class ActionBlind(nn.Module):
+    """The trained predictor with its action replaced by action 0: it cannot use the action."""
+
+    def __init__(self, predictor: nn.Module) -> None:
+        super().__init__()
+        self.predictor = predictor
+
+    def forward(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.predictor(z, torch.zeros_like(action))
+
+
+@pytest.fixture(scope="module")
+def tables(runs, tmp_path_factory):
+    session = make_session(runs, ["jepa", "encoder_decoder"], tmp_path_factory.mktemp("rollout"))
+    return rollout.run(session), session
+
+
+def test_latent_table_rows_columns_and_baselines(tables):
+    (latent, _), session = tables
+    assert latent.name == rollout.LATENT_TABLE == "rollout_latent"
+    assert list(latent.rows) == ["k=1", "k=2", "k=3"]
+    for run in ("jepa", "encoder_decoder"):
+        names = [
+            C.copy_latent(run),
+            C.mean_latent(run),
+            C.linear_dynamics(run),
+            C.shuffled_actions(run),
+        ]
+        assert set(names) <= set(latent.baselines) and run not in latent.baselines
+        for k in latent.rows:
+            for col in (run, *names):
+                assert latent.value(k, col) is not None and latent.measurement(k, col)
+            assert latent.value(k, C.mean_latent(run)) > 0.5  # about 1: it knows nothing
+    # the copy-latent cell is the same figure as before, now with its windows' episodes
+    src, cfg = session.sources["jepa"], session.config
+    target = session.groups[0].world.get("target_encoder")
+    z0, z2 = (session.latents(target, src, "test", 3, cfg.max_samples, k) for k in (0, 2))
+    assert latent.value("k=2", C.copy_latent("jepa")) == pytest.approx(
+        normalised_latent_error(z0, z2)
+    )
+
+
+def test_pixel_table_protocols_and_baselines(tables):
+    (_, pixels), session = tables
+    assert pixels.columns[:4] == [
+        "jepa/jepa_decoder/latent loop",  # each decoder's own protocol first
+        "jepa/jepa_decoder/pixel loop",
+        "encoder_decoder/pixel loop",
+        "encoder_decoder/latent loop",
+    ]
+    assert pixels.baselines == [C.COPY_FRAME, C.MEAN_FRAME, C.MEDIAN_FRAME, C.BLUR_FRAME]
+    for decoder in ("jepa/jepa_decoder", "encoder_decoder"):
+        one = [pixels.value("k=1", f"{decoder}/{p}") for p in ("pixel loop", "latent loop")]
+        assert one[0] == pytest.approx(one[1], rel=1e-6)
+    for k in pixels.rows:
+        for col in pixels.columns:
+            assert 0 <= pixels.value(k, col) <= 1 and pixels.measurement(k, col)
+    plots = session.out_dir / "plots"
+    assert (plots / "rollout_latent.png").is_file() and (plots / "rollout_pixels.png").is_file()
+    assert (plots / "rollout_encoder_decoder_pixel_loop.gif").is_file()
+
+
+def test_shuffled_actions_equal_the_model_for_an_action_blind_predictor(runs, tmp_path):
+    session = make_session(runs, ["jepa"], tmp_path)
+    g = session.groups[0]
+    g.world.modules["predictor"] = ActionBlind(g.predictor)
+    latent, _ = rollout.run(session)
+    for k in latent.rows:
+        assert latent.value(k, C.shuffled_actions("jepa")) == latent.value(k, "jepa")
