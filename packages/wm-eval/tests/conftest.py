@@ -94,6 +94,20 @@ def _train(
     return before, after
 
 
+@torch.no_grad()
+def _input_statistics(
+    head: nn.Module, dataset: WindowDataset, encoder: nn.Module, predictor: nn.Module | None = None
+) -> None:
+    """Training-split mean/std of the head's z and z_next, set before training (as wm-train)."""
+    full = dataset.__getitems__(list(range(len(dataset))))
+    s, s_next = _states(full)
+    z = encoder(s)
+    z_next = predictor(z, full["actions"][:, 0]) if predictor is not None else encoder(s_next)
+    mean = {"z": z.mean(0), "z_next": z_next.mean(0)}
+    std = {"z": z.std(0), "z_next": z_next.std(0)}
+    head.set_input_statistics(mean, std, count=len(z))
+
+
 def _states(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     x = batch["frames"].float() / 255
     return x[:, :CONTEXT], x[:, 1 : CONTEXT + 1]
@@ -196,6 +210,7 @@ def runs(tmp_path_factory, store) -> dict[str, Path]:
     )
 
     head = copy.deepcopy(parts["reward_head"])
+    _input_statistics(head, train, enc, pred)
 
     def dyn_reward_loss(b):
         s, _ = _states(b)
@@ -233,6 +248,7 @@ def runs(tmp_path_factory, store) -> dict[str, Path]:
     )
 
     e_head = ed["reward_head"]
+    _input_statistics(e_head, train, e_enc)
 
     def reward_loss(b):
         s, s_next = _states(b)

@@ -315,20 +315,15 @@ def test_every_headline_key_exists_in_the_tables_its_probe_produces(report):
     """Built from a real report: each headline spec's table comes from the probe it names and
     has the row keys it reads, and every headline row has a value for some run."""
     rep, _ = report
-    pending = set()  # optional keys their probe does not write yet
     for spec in HEADLINE_SPECS:
         table = rep.table(spec.table)
         assert table is not None, f"{spec.keys}: no table {spec.table!r}"
         assert table.probe == spec.probe, f"{spec.table!r} comes from {table.probe!r}"
-        if getattr(spec, "optional", False) and not spec.required_rows(table):
-            pending.update(spec.keys)
-            continue
         assert spec.required_rows(table), spec.keys
     rows = rep.headline.to_dict()["rows"]
     assert list(rows) == [k for spec in HEADLINE_SPECS for k in spec.keys]
     for key, row in rows.items():
-        if key not in pending:
-            assert any(v is not None for v in row["values"].values()), key
+        assert any(v is not None for v in row["values"].values()), key
 
 
 def test_report_json_rows_by_key_with_labels(report):

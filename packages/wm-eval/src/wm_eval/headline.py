@@ -159,8 +159,7 @@ class RowSpec:
     pattern such as ``"k=*"`` whose last row in table order is read (n/a when none).
     ``space`` decides which baselines are candidates and whether runs are compared:
     ``run_vs_run`` only for rows in one space across runs (``SAME_SPACE``). ``prefer``: column
-    suffixes read first (the decode→re-encode protocol of a decoded rollout). ``optional``:
-    a key its probe may not write yet; its absence gives n/a instead of ``RowKeyError``.
+    suffixes read first (the decode→re-encode protocol of a decoded rollout).
     """
 
     key: str
@@ -174,7 +173,6 @@ class RowSpec:
     reduce: str = "one"
     metric_na: str | None = None
     prefer: tuple[str, ...] = ()
-    optional: bool = False
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -188,15 +186,13 @@ class RowSpec:
     def source_rows(self, table: Table) -> list[str]:
         """The row keys this spec reads from ``table``; a missing fixed key raises."""
         if self.reduce == "one":
-            if self.optional and self.row not in table.rows:
-                return []
             return [table.require(self.row)]
         return [k for k in table.rows if fnmatch.fnmatchcase(k, self.row)][-1:]
 
     def required_rows(self, table: Table) -> list[str]:
         """What must exist in a complete table: the key, or at least one row of the family."""
         rows = self.source_rows(table)
-        if not rows and not self.optional:
+        if not rows:
             table.require(self.row)  # raises, naming the pattern and the rows there are
         return rows
 
@@ -395,7 +391,6 @@ HEADLINE_SPECS: tuple[RowSpec | RewardSpec, ...] = (
         "mean",
         PROBE,
         PROBE_BASELINES,
-        optional=True,
     ),
     RowSpec(
         "effective_rank_frac",

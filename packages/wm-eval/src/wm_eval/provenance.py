@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wm_data import StoreError
+
 if TYPE_CHECKING:
     from wm_eval.data import DataSource
 
@@ -107,7 +109,7 @@ def collect(
         try:
             identity = store_identity(src)
             split = src.split_summary()
-        except (OSError, ValueError, KeyError) as exc:  # an unreadable store is reported
+        except (OSError, ValueError, KeyError, StoreError) as exc:  # reported, not raised
             identity, split = {"paths": list(src.paths), "error": str(exc)}, None
         stores.append({"runs": runs, **identity, "context": src.context, "split": split})
     return {

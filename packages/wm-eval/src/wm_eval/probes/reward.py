@@ -50,9 +50,10 @@ def _heads_table(split: str) -> Table:
         "paired MSE difference) and z' = z (copy-current-latent baseline). 'trained on' in the "
         "column name is the run's reward_source. Rewards are sparse, so also the error on steps "
         "with a non-zero reward and the AUROC of the prediction for reward > 0. Baseline: a "
-        "constant equal to the mean training-split reward. The heads read the latents they were "
-        "trained on (not re-standardised). [95% episode-bootstrap interval; n/a interval: too "
-        "few episodes with a reward]",
+        "constant equal to the mean training-split reward. Each head standardises its inputs "
+        "with the training-split statistics stored in its checkpoint (a note names any head "
+        "without them). [95% episode-bootstrap interval; n/a interval: too few episodes with a "
+        "reward]",
         better="MSE/MAE lower, R²/AUROC higher",
     )
     for key, label in [*ROWS.items(), (GAP, GAP_LABEL)]:
@@ -94,6 +95,11 @@ def _score_head(
     cols = {k: table.add_column(c, baseline=k == "copy") for k, c in names.items()}
     if enc is None or src is None:
         return
+    if not getattr(head, "has_input_statistics", False):
+        session.report.notes.append(
+            f"Reward head {stem} reads raw latents (its checkpoint holds no training-split input "
+            "statistics): its errors partly reflect the scale of its run's latents."
+        )
     batch = _scored(session, table, src)
     episodes = batch["episode"].numpy()
     T = src.context
