@@ -65,7 +65,7 @@ class NextFrameWindows:
         window = to_unit(frames)
         ram = batch["ram"].numpy() if "ram" in batch else None
         objects, how = object_regions(window, ram, src.metadata.get("env_id"))
-        true, last = window[:, T], window[:, T - 1]
+        true, last = window[:, T].copy(), window[:, T - 1].copy()  # not views of every frame
         return cls(
             frames=frames,
             actions=batch["actions"][:, 0],

@@ -120,11 +120,15 @@ def _baselines(session: EvalSession, table: Table, g: ModelGroup, horizon: int, 
     eps = window_episodes(src, cfg.split, horizon, batch)
     frames, T = batch["frames"], src.context
     ref = frame_reference(src, cfg.probe_train_samples, cfg.seed)
-    true = [to_unit(frames[:, T + k]) for k in range(horizon)]
-    for name, pred in ref.predictions(to_unit(frames[:, T - 1])).items():
+    preds = ref.predictions(to_unit(frames[:, T - 1]))
+    errors = {name: np.empty((len(eps), horizon)) for name in preds}
+    for k in range(horizon):  # one true frame in memory at a time
+        true = to_unit(frames[:, T + k])
+        for name, pred in preds.items():
+            errors[name][:, k] = window_errors(true, pred)["mse"]
+    for name, err in errors.items():
         column = table.add_column(name + session.store_tag(src), baseline=True)
-        errors = np.stack([window_errors(t, pred)["mse"] for t in true], axis=1)
-        plot["curves"][column] = _curve(table, column, errors, eps)
+        plot["curves"][column] = _curve(table, column, err, eps)
         plot["dashed"].add(column)
 
 
