@@ -14,6 +14,7 @@ better than" otherwise.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -136,7 +137,10 @@ def episode_bootstrap(
     def resampled(picked: np.ndarray) -> float:
         return float(statistic(np.concatenate([windows[int(i)] for i in picked])))
 
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # A statistic constant over resamples (a chance-level AUROC) has a zero-width interval,
+        # which is the right answer; scipy warns about it.
+        warnings.simplefilter("ignore", sps.DegenerateDataWarning)
         result = sps.bootstrap(
             (np.arange(len(ids)),),
             resampled,

@@ -124,7 +124,8 @@ def latent_table(session: EvalSession, horizon: int) -> tuple[Table, dict]:
             values = []
             for k, (p, z) in enumerate(zip(preds, targets, strict=True), start=1):
                 m = latent_error(p, z, eps)
-                table.set(row_key(k), name, m)
+                variance = float(np.asarray(z, dtype=np.float64).var(axis=0).sum())
+                table.set_ratio(row_key(k), name, m, denominator=variance)
                 values.append(m.value)
             plot["curves"][name] = (ks, values)
             if name != g.label:
