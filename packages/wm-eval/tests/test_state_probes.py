@@ -17,6 +17,7 @@ from wm_eval.probes.state import (
     PIXELS,
     category_key,
     pooled_pixels,
+    predictions,
     row_key,
     score_column,
     store_data,
@@ -26,6 +27,7 @@ from wm_eval.probes.state_scores import (
     adjusted_balanced_accuracy,
     average,
     balanced_accuracy,
+    fit_predict,
     r2,
 )
 from wm_eval.report import Report
@@ -185,3 +187,17 @@ def test_state_probe_table_on_tiny_runs(runs, tmp_path):
     assert t.label("r2/player_x") == "player_x (R²)"
     assert t.interval("r2/player_x", "jepa") is not None
     assert (tmp_path / "plots" / "state_probes.png").exists()
+
+
+def test_shared_ridge_fit_equals_one_fit_per_variable():
+    train, x_tr = _split(400, 0)
+    rng = np.random.default_rng(5)
+    z_tr = np.column_stack([x_tr, rng.normal(size=(400, 6))])
+    z_te = rng.normal(size=(100, 7))
+    shared = predictions(VARIABLES, train, z_tr, z_te, 100)
+    for v in VARIABLES:
+        if v.categorical:
+            continue
+        rows = train.defined[v.name]
+        alone = fit_predict(z_tr[rows], train.values[v.name][rows], z_te, categorical=False)
+        np.testing.assert_allclose(shared[v.name], alone, rtol=1e-6, atol=1e-6)

@@ -75,6 +75,40 @@ def targets(variables: list[StateVariable], ram: np.ndarray, episodes: np.ndarra
     )
 
 
+def predictions(
+    variables: list[StateVariable],
+    train: Targets,
+    x_train: np.ndarray | None,
+    x_test: np.ndarray | None,
+    n_test: int,
+) -> dict[str, np.ndarray]:
+    """Test predictions per variable (None features: the constant predictor).
+
+    Continuous variables defined on the same train rows share one ridge fit (one
+    decomposition of the features, an alpha per target).
+    """
+    preds: dict[str, np.ndarray] = {}
+    shared: dict[bytes, list[StateVariable]] = {}
+    for v in variables:
+        rows = train.defined[v.name]
+        if not rows.any():
+            continue
+        y = train.values[v.name][rows]
+        if x_train is None or x_test is None:
+            preds[v.name] = constant_prediction(y, n_test, categorical=v.categorical)
+        elif v.categorical:
+            preds[v.name] = fit_predict(x_train[rows], y, x_test, categorical=True)
+        else:
+            shared.setdefault(np.packbits(rows).tobytes(), []).append(v)
+    for members in shared.values():
+        assert x_train is not None and x_test is not None
+        rows = train.defined[members[0].name]
+        y = np.stack([train.values[v.name][rows] for v in members], axis=1)
+        p = fit_predict(x_train[rows], y, x_test, categorical=False).reshape(n_test, -1)
+        preds.update({v.name: p[:, i] for i, v in enumerate(members)})
+    return preds
+
+
 def score_column(
     variables: list[StateVariable],
     train: Targets,
@@ -85,19 +119,13 @@ def score_column(
     """Row key -> measurement for one feature set (None: the constant predictor)."""
     cells: dict[str, Measurement] = {}
     skills: dict[str, list[Measurement]] = {}
-    n = len(test.episodes)
+    preds = predictions(variables, train, x_train, x_test, len(test.episodes))
     for v in variables:
-        rows = train.defined[v.name]
-        if not rows.any():
+        if v.name not in preds:
             continue
-        y_tr = train.values[v.name][rows]
-        if x_train is None or x_test is None:
-            pred = constant_prediction(y_tr, n, categorical=v.categorical)
-        else:
-            pred = fit_predict(x_train[rows], y_tr, x_test, categorical=v.categorical)
         c = variable_cells(
             test.values[v.name],
-            pred,
+            preds[v.name],
             test.defined[v.name],
             test.episodes,
             categorical=v.categorical,
@@ -106,9 +134,9 @@ def score_column(
         if c.f1 is not None:
             cells[row_key(v, "f1")] = c.f1
         skills.setdefault(v.category, []).append(c.skill)
-    means = [average(skills[cat]) for cat in CATEGORIES if cat in skills]
-    for cat, m in zip([c for c in CATEGORIES if c in skills], means, strict=True):
-        cells[category_key(cat)] = m
+    present = [cat for cat in CATEGORIES if cat in skills]
+    means = [average(skills[cat]) for cat in present]
+    cells.update({category_key(cat): m for cat, m in zip(present, means, strict=True)})
     if means:
         cells[MEAN] = average(means)
     return cells

@@ -33,19 +33,20 @@ def fit_predict(
 ) -> np.ndarray:
     """Test-row predictions of a linear read-out fit on train rows (standardised features).
 
-    Continuous: RidgeCV (alpha by leave-one-out on the train rows). Categorical:
-    class-balanced logistic regression, the read-out balanced accuracy rewards. A target
-    constant on the train rows is predicted as that constant.
+    Continuous: RidgeCV (alpha by leave-one-out on the train rows); a 2-D ``y_train``
+    ``[n, t]`` fits ``t`` targets on one decomposition, each with its own alpha, and gives
+    ``[m, t]``. Categorical: class-balanced logistic regression, the read-out balanced
+    accuracy rewards. A 1-D target constant on the train rows is predicted as that constant.
     """
-    y_train = np.asarray(y_train).ravel()
+    y_train = np.asarray(y_train)
     if len(y_train) == 0:
         raise ValueError("fit_predict: no training rows")
-    if len(np.unique(y_train)) < 2:
+    if y_train.ndim == 1 and len(np.unique(y_train)) < 2:
         return np.full(len(x_test), y_train[0], dtype=np.float64)
     if categorical:
         head = LogisticRegression(class_weight="balanced", max_iter=2000)
     else:
-        head = RidgeCV(alphas=RIDGE_ALPHAS)
+        head = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=y_train.ndim == 2)
     model = make_pipeline(StandardScaler(), head)
     model.fit(np.asarray(x_train, dtype=np.float64), y_train)
     return model.predict(np.asarray(x_test, dtype=np.float64)).astype(np.float64)
