@@ -384,7 +384,7 @@ HEADLINE_SPECS: tuple[RowSpec | RewardSpec, ...] = (
     ),
     RowSpec(
         "state_probe_mean",
-        "state probes, mean over categories (R² / accuracy)",
+        "state probes, mean skill over categories (R²; balanced accuracy rescaled so chance is 0)",
         HIGHER,
         "state",
         "state",
