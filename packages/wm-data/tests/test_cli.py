@@ -93,3 +93,27 @@ def test_wm_data_info(tiny_store: Path, tmp_path: Path, capsys) -> None:
     bad.write_text("not hdf5")
     assert data_main(["info", str(bad)]) == 1
     assert "not an HDF5 file" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not CONFIG.exists(), reason="runs from a repository checkout")
+@pytest.mark.parametrize(("on_target", "stored"), [("finish_episodes", 120), ("stop", 30)])
+def test_wm_collect_says_requested_and_stored_steps(
+    on_target: str, stored: int, tmp_path: Path, capsys
+) -> None:
+    # four envs whose episodes all last 30 steps, a target of 50 steps
+    args = ["--gin", str(CONFIG), "--no-progress", "--bind", f"DATA_DIR = '{tmp_path / 'd'}'"]
+    bindings = [*TINY_BINDINGS, "TARGET_STEPS = 50", "collect.num_envs = 4"]
+    bindings.append(f"collect.on_target = {on_target!r}")
+    args += [a for b in bindings for a in ("--bind", b)]
+    assert collect_main(args) == 0
+    out = capsys.readouterr().out
+    assert f"requested      50 steps  (collect.on_target = {on_target!r}); stored {stored} " in out
+    assert "why" in out and on_target in out.split("why", 1)[1].splitlines()[0]
+    assert data_main(["info", str(tmp_path / "d"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["steps"] == info["collection"]["stored"]["steps"] == stored
+    assert info["collection"]["requested"]["target_steps"] == 50
+    dropped = info["collection"]["last_run"]["discarded_episodes"]
+    assert dropped == (3 if on_target == "stop" else 0)  # one refused, two running
+    assert data_main(["info", str(tmp_path / "d" / "shard-000.h5")]) == 0
+    assert f"stored {stored} steps" in capsys.readouterr().out

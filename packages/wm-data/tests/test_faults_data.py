@@ -364,3 +364,60 @@ def test_bad_configuration_fails_before_any_work(
     for needle in needles:
         assert needle in message, f"{needle!r} not in {message!r}"
     assert not out.exists()
+
+
+COLLECT_GIN = Path(__file__).resolve().parents[3] / "configs" / "collect.gin"
+
+
+@pytest.mark.skipif(not COLLECT_GIN.exists(), reason="runs from a repository checkout")
+@pytest.mark.parametrize(
+    ("binding", "needles"),
+    [
+        ("TARGET_STEP = 500", ["'TARGET_STEP'", "Did you mean 'TARGET_STEPS'?"]),
+        ("colect.size = 16", ["'colect'", "Did you mean 'collect'?"]),
+        ("collect.target_step = 3", ["'target_step'", "Did you mean 'target_steps'?"]),
+        ("ENV_ID = 'ALE/NoSuchGame-v5'", ["collect.env_id", "'ALE/NoSuchGame-v5'", "ale-py"]),
+        ("ENV_ID = 'ALE/Asault-v5'", ["collect.env_id", "Did you mean 'ALE/Assault-v5'?"]),
+        ("ENV_ID = 'CartPole-v1'", ["collect.env_id", "not an Atari env"]),
+        ("TARGET_STEPS = -5", ["collect.target_steps = -5", ">= 1"]),
+        ("TARGET_STEPS = None", ["collect.target_steps", "collect.target_episodes"]),
+        ("collect.num_envs = 0", ["collect.num_envs = 0", "[1, 1024]"]),
+        ("collect.num_workers = 0", ["collect.num_workers = 0", "[1, 1024]"]),
+        ("AGENT_STEPS = 0", ["collect.agent_steps = 0", ">= 1"]),
+        ("MAX_EPISODE_STEPS = 0", ["collect.max_episode_steps = 0", ">= 1, or None"]),
+        ("collect.epsilon = 1.5", ["collect.epsilon = 1.5", "[0, 1]"]),
+        ("STICKY = -0.1", ["collect.sticky = -0.1", "[0, 1]"]),
+        ("FRAMESKIP = 0", ["collect.frameskip = 0", "[1, 64]"]),
+        ("FRAME_STACK = 0", ["collect.frame_stack = 0", "[1, 64]"]),
+        ("FRAME_SIZE = 4", ["collect.size = 4", "[8, 512]"]),
+        ("FRAME_SIZE = 16", ["collect.size = 16", "PPO agent", "36x36"]),
+        ("GRAYSCALE = 1", ["collect.grayscale = 1", "True or False"]),
+        ("SEED = -1", ["collect.seed = -1"]),
+        ("collect.on_target = 'stopp'", ["collect.on_target", "Did you mean 'stop'?"]),
+        ("collect.backend = 'native'", ["collect.backend", "collect.ram = False"]),
+    ],
+)
+def test_refused_collect_config_creates_nothing(
+    binding: str, needles: list[str], tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)  # configs/collect.gin writes to data/assault: under tmp_path
+    (tmp_path / "elsewhere").mkdir()
+    before = folder_state(tmp_path)
+    code = collect_main(["--gin", str(COLLECT_GIN), "--no-progress", "--bind", binding])
+    captured = capsys.readouterr()
+    assert_one_line_error(code, captured.err, *needles)
+    assert captured.err.startswith("wm-collect: error: ")
+    assert folder_state(tmp_path) == before, "a refused run created files"
+
+
+@pytest.mark.skipif(not COLLECT_GIN.exists(), reason="runs from a repository checkout")
+def test_refused_collect_process_creates_nothing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data" / "pong"
+    result = subprocess.run(
+        [sys.executable, "-m", "wm_data.cli", "--gin", str(COLLECT_GIN), "--no-progress",
+         "--bind", f"DATA_DIR = {str(data_dir)!r}", "--bind", "ENV_ID = 'ALE/NoSuchGame-v5'"],
+        capture_output=True, text=True, env=env(), cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert_one_line_error(result.returncode, result.stderr, "collect.env_id", "NoSuchGame")
+    assert result.stderr.startswith("wm-collect: error: ")
+    assert list(tmp_path.iterdir()) == []

@@ -43,12 +43,28 @@ def format_info(reader: ReplayReader) -> str:
     return "\n".join(lines)
 
 
+def collection_record(reader: ReplayReader) -> dict[str, Any] | None:
+    """The ``collection.json`` of the folder holding every shard of ``reader``, if any."""
+    from wm_data.collect.record import read_record
+
+    folders = {p.parent for p in reader.paths}
+    return read_record(folders.pop()) if len(folders) == 1 else None
+
+
 def _print_store(path: str | Sequence[str], as_json: bool) -> int:
+    from wm_data.collect.record import record_lines
+
     with ReplayReader(path) as reader:
+        record = collection_record(reader)
         if as_json:
-            print(json.dumps({**reader.summary(), "metadata": reader.metadata}, indent=2))
+            info = {**reader.summary(), "metadata": reader.metadata, "collection": record}
+            print(json.dumps(info, indent=2))
         else:
-            print(format_info(reader))
+            text = format_info(reader)
+            if record:
+                head, _, meta = text.partition("\nmetadata:")
+                text = "\n".join([head, *record_lines(record)]) + "\nmetadata:" + meta
+            print(text)
     return 0
 
 
@@ -60,6 +76,7 @@ def print_info(path: str | Sequence[str], as_json: bool = False, prog: str = "wm
 def _collect(args: argparse.Namespace, argv: Sequence[str]) -> int:
     import wm_data.agent  # noqa: F401  (registers the gin configurables)
     from wm_data.collect import collect
+    from wm_data.collect.record import record_lines
 
     parse_config(args.gin, args.bind, command=command_line("wm-collect", argv))
     kwargs: dict[str, Any] = {"progress": False} if args.no_progress else {}
@@ -72,6 +89,9 @@ def _collect(args: argparse.Namespace, argv: Sequence[str]) -> int:
             f"collected {result.collected_steps} steps in {result.seconds:.1f}s "
             f"({result.steps_per_second:.0f} steps/s)"
         )
+    if result.record:
+        print("\n".join(record_lines(result.record)))
+        print()
     return print_info(str(result.path), prog="wm-collect")
 
 

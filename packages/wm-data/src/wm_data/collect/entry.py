@@ -6,9 +6,9 @@ from pathlib import Path
 
 from wm_core import configurable
 from wm_data.collect.loops import EpisodeCallback, Target
+from wm_data.collect.settings import check_collect_settings
 from wm_data.collect.workers import Collection, CollectResult, fill_store
 from wm_data.envs import DEFAULT_ENV_ID, EnvSpec
-from wm_data.policies import POLICIES
 from wm_data.store import DEFAULT_CHUNK_FRAMES
 
 
@@ -39,6 +39,7 @@ def collect(
     overwrite: bool = False,
     backend: str = "auto",
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    on_target: str = "finish_episodes",
     progress: bool = True,
     on_episode: EpisodeCallback | None = None,
 ) -> CollectResult:
@@ -49,12 +50,15 @@ def collect(
     ``path/shard-XXX.h5`` written in parallel; the PPO agent lives at ``agent_path`` (default
     ``path/ppo_agent.zip``) with its training curve. A store that already meets the target is
     only reported.
+
+    ``on_target`` says what happens to the episodes running when the step target is reached:
+    ``'finish_episodes'`` stores them whole (the store passes its target by up to ``num_envs``
+    episodes per shard), ``'stop'`` drops them and any episode that would pass the target (the
+    store stays at or under it; a shard's first episode is kept even when longer). What was
+    requested, stored and dropped is written to ``path/collection.json``.
+    Every setting is checked before anything is created (``ConfigError`` naming the gin key).
     """
-    POLICIES.get(policy)  # an unknown policy fails here, before any work
-    if target_steps is None and target_episodes is None:
-        raise ValueError("set target_steps or target_episodes")
-    if num_workers < 1 or num_envs < 1:
-        raise ValueError(f"num_workers and num_envs must be >= 1, got {num_workers}, {num_envs}")
+    check_collect_settings({k: v for k, v in locals().items() if k != "on_episode"})
     spec = EnvSpec(
         env_id=env_id,
         frameskip=frameskip,
@@ -76,6 +80,7 @@ def collect(
         overwrite=overwrite,
         backend=backend,
         chunk_frames=chunk_frames,
+        on_target=on_target,
     )
     return fill_store(
         Path(path),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -85,6 +86,65 @@ class Target:
         return ok_steps and ok_eps
 
 
+ON_TARGET = ("finish_episodes", "stop")
+
+
+class TargetGate:
+    """Which episodes a shard starts, stores and drops on its way to ``target``.
+
+    In both modes no episode starts once the stored steps plus those of the episodes in flight
+    reach the target. ``finish_episodes`` plays every running episode to its end and stores
+    it, so a shard may pass its target by up to ``num_envs`` episodes. ``stop`` ends the shard
+    at the first finished episode that would take it past ``target.steps``: that episode and
+    every one still running are dropped, so the shard holds at most ``target.steps`` steps,
+    except that an empty shard keeps its first episode even when it alone is longer.
+    """
+
+    def __init__(self, writer: ReplayWriter, target: Target, on_target: str) -> None:
+        if on_target not in ON_TARGET:
+            raise ValueError(f"on_target must be one of {ON_TARGET}, got {on_target!r}")
+        self.writer, self.target, self.on_target = writer, target, on_target
+        self.stopped_short = False
+        self.discarded_episodes = self.discarded_steps = 0
+
+    @property
+    def done(self) -> bool:
+        """``stop`` mode is at its target or refused an episode: drop the running ones."""
+        w = self.writer
+        return self.on_target == "stop" and (
+            self.stopped_short or self.target.reached(w.num_steps, w.num_episodes)
+        )
+
+    def may_start(self, in_flight: list[int]) -> bool:
+        w = self.writer
+        return not self.done and not self.target.reached(
+            w.num_steps + sum(in_flight), w.num_episodes + len(in_flight)
+        )
+
+    def end_episode(self, buf: EpisodeBuffer, on_episode: EpisodeCallback | None) -> None:
+        """Store a finished episode, unless ``stop`` mode finds it passes the target."""
+        length, w, limit = len(buf.actions), self.writer, self.target.steps
+        too_long = limit is not None and w.num_steps + length > limit
+        if self.on_target == "stop" and too_long and w.num_episodes:
+            self.stopped_short = True
+            self.discard([length])
+            return
+        length, ret = buf.write(w)
+        if on_episode:
+            on_episode(length, ret)
+
+    def discard(self, lengths: list[int]) -> None:
+        self.discarded_episodes += len(lengths)
+        self.discarded_steps += sum(lengths)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "stopped_short": self.stopped_short,
+            "discarded_episodes": self.discarded_episodes,
+            "discarded_steps": self.discarded_steps,
+        }
+
+
 def run_collection(
     writer: ReplayWriter,
     spec: EnvSpec,
@@ -98,26 +158,34 @@ def run_collection(
     backend: str = "gymnasium",
     on_episode: EpisodeCallback | None = None,
     emulator_threads: int = 0,
+    on_target: str = "finish_episodes",
+    report: dict[str, Any] | None = None,
 ) -> float:
     """Step ``num_envs`` envs with ``policy`` until ``target``; write episodes as they finish.
 
-    Returns the seconds spent stepping (after the envs were built and reset).
+    Returns the seconds spent stepping (after the envs were built and reset). ``on_target``
+    says what happens to the episodes running when the target is reached (:class:`TargetGate`);
+    ``report`` (if given) receives whether the shard stopped short and what was dropped.
     ``emulator_threads`` sets the native vector env's threads (0: one per core).
     """
-    if target.reached(writer.num_steps, writer.num_episodes):
-        return 0.0
-    if backend == "native":
-        return _run_native(
-            writer, spec, policy, target, num_envs, seed, shard, on_episode, emulator_threads
-        )
-    return _run_gym(writer, spec, policy, target, num_envs, seed, shard, ram, on_episode)
+    gate = TargetGate(writer, target, on_target)
+    seconds = 0.0
+    if not target.reached(writer.num_steps, writer.num_episodes):
+        if backend == "native":
+            seconds = _run_native(
+                gate, spec, policy, num_envs, seed, shard, on_episode, emulator_threads
+            )
+        else:
+            seconds = _run_gym(gate, spec, policy, num_envs, seed, shard, ram, on_episode)
+    if report is not None:
+        report.update(gate.report())
+    return seconds
 
 
 def _run_gym(
-    writer: ReplayWriter,
+    gate: TargetGate,
     spec: EnvSpec,
     policy: Policy,
-    target: Target,
     num_envs: int,
     seed: int,
     shard: int,
@@ -127,7 +195,7 @@ def _run_gym(
     envs = [make_env(spec) for _ in range(num_envs)]
     ales = [ale_of(e) for e in envs]
     c = spec.channels
-    next_episode = writer.num_episodes
+    next_episode = gate.writer.num_episodes
     buffers = [EpisodeBuffer() for _ in envs]
     obs = np.empty((num_envs, *envs[0].observation_space.shape), np.uint8)
 
@@ -142,17 +210,12 @@ def _run_gym(
 
     active = np.zeros(num_envs, bool)
 
-    def accepting() -> bool:
-        # Start no new episode once the ones in flight will reach the target: they are all
-        # finished and stored, so no emulator step is thrown away.
-        in_flight = [len(b.actions) for b, a in zip(buffers, active, strict=True) if a]
-        return not target.reached(
-            writer.num_steps + sum(in_flight), writer.num_episodes + len(in_flight)
-        )
+    def in_flight() -> list[int]:
+        return [len(buffers[i].actions) for i in np.flatnonzero(active)]
 
     try:
         for i in range(num_envs):
-            if not accepting():
+            if not gate.may_start(in_flight()):
                 break
             active[i] = True
             reset(i, first=True)
@@ -164,16 +227,18 @@ def _run_gym(
                 o, r, term, trunc, _ = envs[i].step(int(actions[j]))
                 buf = buffers[i]
                 buf.add(o[-c:], ales[i].getRAM() if ram else None, actions[j], r, term, trunc)
-                if term or trunc:
-                    active[i] = False
-                    length, ret = buf.write(writer)
-                    if on_episode:
-                        on_episode(length, ret)
-                    if accepting():
-                        active[i] = True
-                        reset(i)
-                else:
+                if not (term or trunc):
                     obs[i] = o
+                    continue
+                active[i] = False
+                gate.end_episode(buf, on_episode)
+                if gate.done:
+                    gate.discard(in_flight())
+                    active[:] = False
+                    break
+                if gate.may_start(in_flight()):
+                    active[i] = True
+                    reset(i)
         return time.perf_counter() - t0
     finally:
         for env in envs:
@@ -181,10 +246,9 @@ def _run_gym(
 
 
 def _run_native(
-    writer: ReplayWriter,
+    gate: TargetGate,
     spec: EnvSpec,
     policy: Policy,
-    target: Target,
     num_envs: int,
     seed: int,
     shard: int,
@@ -198,10 +262,15 @@ def _run_native(
     raw, to_cf = venv.env, venv.observations
     c = spec.channels
     # Env i is seeded with base + i once; the table records the seed of the env that played it.
-    base = episode_seed(seed, shard, writer.num_episodes) % (2**31 - num_envs)
+    base = episode_seed(seed, shard, gate.writer.num_episodes) % (2**31 - num_envs)
     buffers = [EpisodeBuffer() for _ in range(num_envs)]
     fresh = np.ones(num_envs, bool)  # the next observation of env i starts an episode
+    active = np.zeros(num_envs, bool)  # env i plays an episode that may be stored
     last_action = np.zeros(num_envs, np.int64)
+
+    def in_flight() -> list[int]:
+        return [len(buffers[i].actions) for i in np.flatnonzero(active)]
+
     try:
         obs, info = raw.reset(seed=base)
         rewards = terms = truncs = np.zeros(len(obs))
@@ -210,19 +279,24 @@ def _run_native(
             obs = to_cf(obs)
             ids = info["env_id"]
             for j, i in enumerate(ids.tolist()):
-                buf = buffers[i]
                 if fresh[i]:  # first frame after a reset (autoreset: the step's action is moot)
-                    buf.start(obs[j, -c:], None, base + i)
                     fresh[i] = False
+                    active[i] = gate.may_start(in_flight())
+                    if active[i]:
+                        buffers[i].start(obs[j, -c:], None, base + i)
                     continue
-                buf.add(obs[j, -c:], None, last_action[i], rewards[j], terms[j], truncs[j])
-                if terms[j] or truncs[j]:
-                    length, ret = buf.write(writer)
-                    if on_episode:
-                        on_episode(length, ret)
-                    if target.reached(writer.num_steps, writer.num_episodes):
+                fresh[i] = bool(terms[j] or truncs[j])
+                if not active[i]:  # an episode begun past the target: played, never stored
+                    continue
+                buffers[i].add(obs[j, -c:], None, last_action[i], rewards[j], terms[j], truncs[j])
+                if fresh[i]:
+                    active[i] = False
+                    gate.end_episode(buffers[i], on_episode)
+                    if gate.done:
+                        gate.discard(in_flight())
                         return time.perf_counter() - t0
-                    fresh[i] = True
+            if not active.any() and not gate.may_start([]):
+                return time.perf_counter() - t0
             actions = policy.act(obs)
             last_action[ids] = actions
             raw.send(actions)

@@ -134,13 +134,12 @@ def collect_shard(
     overwrite: bool = False,
     backend: str = "auto",
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    on_target: str = "finish_episodes",
     on_episode: EpisodeCallback | None = None,
-    stats: dict[str, float] | None = None,
+    stats: dict[str, Any] | None = None,
 ) -> Path:
-    """Fill one shard file up to its target; the process-level unit of collection.
-
-    ``stats`` (if given) receives ``loop_seconds``, the time spent stepping envs.
-    """
+    """Fill one shard file up to its target; the process-level unit of collection. ``stats``
+    (if given) receives ``loop_seconds`` (time spent stepping) and what ``on_target`` dropped."""
     backend = resolve_backend(backend, spec, ram)
     num_actions, meanings, made = _probe(spec)
     meta = store_metadata(
@@ -160,6 +159,7 @@ def collect_shard(
     )
     target = Target(target_steps, target_episodes)
     loop_seconds = 0.0
+    report: dict[str, Any] = {}
     with ReplayWriter(
         path, meta, overwrite=overwrite, chunk_frames=chunk_frames, check_fields=CHECK_FIELDS
     ) as writer:
@@ -188,7 +188,9 @@ def collect_shard(
                     backend=backend,
                     on_episode=on_episode,
                     emulator_threads=max(1, cores() - 1) if cpu_policy else 0,
+                    on_target=on_target,
+                    report=report,
                 )
     if stats is not None:
-        stats["loop_seconds"] = loop_seconds
+        stats.update(report, loop_seconds=loop_seconds)
     return Path(path)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from wm_data.collect.loops import EpisodeCallback, Target
+from wm_data.collect.record import read_record, shard_entry, write_record
 from wm_data.collect.shard import collect_shard
 from wm_data.envs import EnvSpec
 from wm_data.policies import policy_needs_agent
@@ -39,6 +40,7 @@ class Collection:
     overwrite: bool = False
     backend: str = "auto"
     chunk_frames: int = DEFAULT_CHUNK_FRAMES
+    on_target: str = "finish_episodes"
 
 
 @dataclass
@@ -55,6 +57,7 @@ class CollectResult:
     loop_seconds: float = float("nan")
     agent: Path | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
 
     @property
     def steps_per_second(self) -> float:
@@ -83,15 +86,37 @@ def _shard_files(out: Path, num_workers: int, overwrite: bool) -> tuple[list[Pat
     return shards, extra
 
 
-def _satisfied(shards: list[Path], targets: list[Target], expect: dict[str, Any]) -> bool:
-    """Every shard exists, matches the requested settings and meets its share of the target."""
-    if not all(p.exists() for p in shards):
+def _stopped_short(path: Path, target: Target, previous: dict[str, Any] | None) -> bool:
+    """A ``stop`` run already ended this shard short of this target and nothing changed since."""
+    entry = shard_entry(previous, path.name)
+    if not entry.get("stopped_short"):
         return False
+    with ReplayReader(path) as reader:
+        now = (reader.num_steps, reader.num_episodes)
+    return (entry.get("target_steps"), entry.get("target_episodes")) == (
+        target.steps,
+        target.episodes,
+    ) and (entry.get("steps"), entry.get("episodes")) == now
+
+
+def _satisfied(
+    shards: list[Path],
+    targets: list[Target],
+    expect: dict[str, Any],
+    previous: dict[str, Any] | None,
+    on_target: str,
+) -> list[bool]:
+    """Per shard: it exists, matches the requested settings and meets its share of the target
+    (or, under ``stop``, ended short of it last time and holds what it held then)."""
+    done = []
     for path, target in zip(shards, targets, strict=True):
+        if not path.exists():
+            done.append(False)
+            continue
         with ReplayReader(path, expect=expect) as reader:
-            if not target.reached(reader.num_steps, reader.num_episodes):
-                return False
-    return True
+            reached = target.reached(reader.num_steps, reader.num_episodes)
+        done.append(reached or (on_target == "stop" and _stopped_short(path, target, previous)))
+    return done
 
 
 def _existing_steps(shards: list[Path]) -> int:
@@ -100,6 +125,26 @@ def _existing_steps(shards: list[Path]) -> int:
         return 0
     with ReplayReader(present) as reader:
         return reader.num_steps
+
+
+def _jobs(
+    shards: list[Path], targets: list[Target], done: list[bool], spec: EnvSpec, how: Collection,
+    agent: Path | None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """One job per shard; a shard that is already done gets a target it meets."""
+    return [
+        {
+            "path": shards[i],
+            "spec": spec,
+            "shard": i,
+            "num_shards": len(shards),
+            "agent_path": agent,
+            "target_steps": 0 if done[i] else t.steps,
+            "target_episodes": 0 if done[i] else t.episodes,
+            **asdict(how),
+        }
+        for i, t in enumerate(targets)
+    ]
 
 
 def fill_store(
@@ -114,21 +159,41 @@ def fill_store(
     progress: bool = True,
     on_episode: EpisodeCallback | None = None,
 ) -> CollectResult:
-    """Top the store directory ``out`` up to ``target`` with ``num_workers`` shard writers."""
+    """Top the store directory ``out`` up to ``target`` with ``num_workers`` shard writers.
+
+    A failed run that stored nothing leaves no empty store folder behind."""
     shards, extra_shards = _shard_files(out, num_workers, how.overwrite)
+    fresh_folder = not out.exists()
+    try:
+        return _fill(out, spec, how, target, shards, extra_shards, agent_path, agent_steps,
+                     progress, on_episode)  # fmt: skip
+    except BaseException:
+        if fresh_folder and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+def _fill(
+    out: Path, spec: EnvSpec, how: Collection, target: Target, shards: list[Path],
+    extra_shards: list[Path], agent_path: str | Path | None, agent_steps: int, progress: bool,
+    on_episode: EpisodeCallback | None,
+) -> CollectResult:  # fmt: skip
     t0 = time.perf_counter()
-    targets = [
-        Target(_split(target.steps, num_workers, i), _split(target.episodes, num_workers, i))
-        for i in range(num_workers)
-    ]
+    n = len(shards)
+    targets = [Target(_split(target.steps, n, i), _split(target.episodes, n, i)) for i in range(n)]
     expect = {
         **{k: v for k, v in spec.as_dict().items() if k != "frame_stack"},
         "has_ram": how.ram,
         "policy": how.policy,
     }
-    done = not how.overwrite and _satisfied(shards, targets, expect)
+    previous = None if how.overwrite else read_record(out)
+    done = (
+        [False] * n
+        if how.overwrite
+        else _satisfied(shards, targets, expect, previous, how.on_target)
+    )
     agent = None
-    if policy_needs_agent(how.policy) and not done:
+    if policy_needs_agent(how.policy) and not all(done):
         from wm_data.agent import ensure_agent
 
         agent = ensure_agent(
@@ -139,26 +204,20 @@ def fill_store(
             progress=progress,
         )
     before = _existing_steps(shards) if not how.overwrite else 0
-    jobs = [
-        {
-            "path": shards[i],
-            "spec": spec,
-            "shard": i,
-            "num_shards": num_workers,
-            "agent_path": agent,
-            "target_steps": t.steps,
-            "target_episodes": t.episodes,
-            **asdict(how),
-        }
-        for i, t in enumerate(targets)
-    ]
+    jobs = _jobs(shards, targets, done, spec, how, agent)
     for extra in extra_shards:
         extra.unlink()
     t1 = time.perf_counter()
-    loop_seconds = 0.0 if done else run_jobs(jobs, target.steps, before, progress, on_episode)
+    stats = [{}] * n if all(done) else run_jobs(jobs, target.steps, before, progress, on_episode)
     seconds = time.perf_counter() - t1
     with ReplayReader(shards) as reader:
         summary = reader.summary()
+        shard_of = reader.episodes["shard"]
+        held = [
+            (int(reader.episodes["length"][shard_of == i].sum()), int((shard_of == i).sum()))
+            for i in range(n)
+        ]
+    record = _write_record(out, target, how, shards, targets, held, stats, previous, before)
     return CollectResult(
         path=out,
         shards=shards,
@@ -166,17 +225,60 @@ def fill_store(
         steps=summary["steps"],
         collected_steps=summary["steps"] - before,
         seconds=seconds if summary["steps"] > before else time.perf_counter() - t0,
-        loop_seconds=loop_seconds,
+        loop_seconds=max(float(st.get("loop_seconds", 0.0)) for st in stats),
         agent=agent,
         summary=summary,
+        record=record,
     )
 
 
-def _worker(kwargs: dict[str, Any], queue: Any) -> None:
+def _write_record(
+    out: Path,
+    target: Target,
+    how: Collection,
+    shards: list[Path],
+    targets: list[Target],
+    held: list[tuple[int, int]],
+    stats: list[dict[str, Any]],
+    previous: dict[str, Any] | None,
+    before: int,
+) -> dict[str, Any]:
+    """``collection.json``: requested and stored steps per shard, what this run dropped."""
+    entries = []
+    for path, t, (steps, episodes), st in zip(shards, targets, held, stats, strict=True):
+        short = st.get("stopped_short")
+        if short is None:  # the shard did not run: it is as it was
+            short = bool(shard_entry(previous, path.name).get("stopped_short"))
+        entries.append(
+            {
+                "file": path.name,
+                "target_steps": t.steps,
+                "target_episodes": t.episodes,
+                "steps": steps,
+                "episodes": episodes,
+                "stopped_short": bool(short),
+            }
+        )
+    requested = {
+        "target_steps": target.steps,
+        "target_episodes": target.episodes,
+        "on_target": how.on_target,
+        "num_envs": how.num_envs,
+        "num_workers": len(shards),
+    }
+    run = {
+        "collected_steps": sum(h[0] for h in held) - before,
+        "discarded_episodes": sum(int(st.get("discarded_episodes", 0)) for st in stats),
+        "discarded_steps": sum(int(st.get("discarded_steps", 0)) for st in stats),
+    }
+    return write_record(out, requested=requested, shards=entries, run=run)
+
+
+def _worker(index: int, kwargs: dict[str, Any], queue: Any) -> None:
     try:
-        stats: dict[str, float] = {}
+        stats: dict[str, Any] = {}
         collect_shard(**kwargs, on_episode=lambda n, r: queue.put(("episode", n, r)), stats=stats)
-        queue.put(("done", 0, stats.get("loop_seconds", 0.0)))
+        queue.put(("done", index, stats))
     except BaseException as exc:
         queue.put(("error", repr(exc), 0.0))
         raise
@@ -188,8 +290,9 @@ def run_jobs(
     before: int,
     progress: bool,
     on_episode: EpisodeCallback | None,
-) -> float:
-    """Run the shard jobs (in worker processes when several); returns the longest loop time."""
+) -> list[dict[str, Any]]:
+    """Run the shard jobs (in worker processes when several); returns each job's ``stats``
+    (``loop_seconds``, and what ``on_target`` dropped)."""
     from tqdm.auto import tqdm
 
     bar = tqdm(
@@ -213,23 +316,27 @@ def run_jobs(
 
     try:
         if len(jobs) == 1:
-            stats: dict[str, float] = {}
+            stats: dict[str, Any] = {}
             collect_shard(**jobs[0], on_episode=record, stats=stats)
-            return stats.get("loop_seconds", 0.0)
+            return [stats]
         return _run_processes(jobs, record)
     finally:
         bar.close()
 
 
-def _run_processes(jobs: list[dict[str, Any]], record: Callable[[int, float], None]) -> float:
+def _run_processes(
+    jobs: list[dict[str, Any]], record: Callable[[int, float], None]
+) -> list[dict[str, Any]]:
     """One spawned process per job, their episodes reported through a queue."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(job, queue), daemon=True) for job in jobs]
+    procs = [
+        ctx.Process(target=_worker, args=(i, job, queue), daemon=True) for i, job in enumerate(jobs)
+    ]
     for p in procs:
         p.start()
     running = len(procs)
-    loop_seconds = 0.0
+    stats: list[dict[str, Any]] = [{} for _ in jobs]
     try:
         while running:
             try:
@@ -245,7 +352,7 @@ def _run_processes(jobs: list[dict[str, Any]], record: Callable[[int, float], No
                 record(a, b)
             elif kind == "done":
                 running -= 1
-                loop_seconds = max(loop_seconds, b)
+                stats[a] = b
             else:
                 raise RuntimeError(f"collector worker failed: {a}")
     finally:
@@ -253,4 +360,4 @@ def _run_processes(jobs: list[dict[str, Any]], record: Callable[[int, float], No
             if p.is_alive() and running:
                 p.terminate()
             p.join()
-    return loop_seconds
+    return stats
