@@ -15,9 +15,12 @@ from wm_data.collect.loops import (
     EpisodeBuffer,
     EpisodeCallback,
     Target,
+    TargetGate,
     episode_seed,
     run_collection,
 )
+from wm_data.collect.record import RECORD_NAME, read_record
+from wm_data.collect.settings import check_collect_settings
 from wm_data.collect.shard import CHECK_FIELDS, collect_shard, resolve_backend, store_metadata
 from wm_data.collect.workers import (
     AGENT_NAME,
@@ -31,15 +34,19 @@ from wm_data.collect.workers import (
 __all__ = [
     "AGENT_NAME",
     "CHECK_FIELDS",
+    "RECORD_NAME",
     "CollectResult",
     "Collection",
     "EpisodeBuffer",
     "EpisodeCallback",
     "Target",
+    "TargetGate",
+    "check_collect_settings",
     "collect",
     "collect_shard",
     "episode_seed",
     "fill_store",
+    "read_record",
     "resolve_backend",
     "run_collection",
     "run_jobs",
