@@ -38,10 +38,10 @@ def _clean_gin():
 
 @pytest.fixture(scope="session")
 def store(tmp_path_factory) -> Path:
-    """A real Assault store with RAM: 6 random-policy episodes of up to 80 steps (a few
-    non-zero rewards land in the validation split), 16x16 frames."""
+    """A real Assault store with RAM: 30 random-policy episodes of up to 30 steps, so that each
+    split holds enough episodes for an interval (and a few non-zero rewards), 16x16 frames."""
     return make_tiny_store(
-        tmp_path_factory.mktemp("store") / "tiny.h5", episodes=6, max_episode_steps=80, size=SIZE
+        tmp_path_factory.mktemp("store") / "tiny.h5", episodes=30, max_episode_steps=30, size=SIZE
     )
 
 

@@ -118,10 +118,10 @@ def test_provenance_names_code_versions_store_and_split(report, store):
     assert st["runs"] == ["jepa", "encoder_decoder"]
     assert st["paths"] == [str(store)] and st["sizes"][0] == store.stat().st_size
     assert st["digest"].startswith("sha256:") and st["env_id"].startswith("ALE/Assault")
-    assert st["episodes"] == 6 and st["steps"] > 0 and st["created"]
+    assert st["episodes"] == 30 and st["steps"] > 0 and st["created"]
     split = st["split"]
     assert split["test_fraction"] == 0.15 and split["split_seed"] == 0
-    assert sum(split["episodes"].values()) == 6 and split["episodes"]["test"] >= 1
+    assert sum(split["episodes"].values()) == 30 and split["episodes"]["test"] >= 1
     assert len(split["test_episode_ids"]) == split["episodes"]["test"]
     assert prov["eval_config"]["split"] == "test"
     md = (out / "report.md").read_text()

@@ -124,7 +124,7 @@ def test_motion_regions_cover_moving_sprites_and_dilate():
 
 def test_background_decoder_is_worse_than_copy_inside_object_regions():
     """Whole-frame L1 flatters a background-only decoder; the object-region row does not."""
-    frames, background = moving_sprites()
+    frames, background = moving_sprites(n=12)  # 6 episodes: enough for an interval
     objects, how = object_regions(frames)
     assert "dilated" in how
     last, true = frames[:, -2], frames[:, -1]

@@ -57,3 +57,11 @@ def test_mismatched_windows_and_degenerate_inputs_are_refused_or_flagged() -> No
     assert one.value == 1.0 and np.isnan(one.low) and one.n_episodes == 1
     with pytest.raises(ValueError, match="better"):
         compare(a, a, "up")
+
+
+def test_too_few_episodes_give_no_interval() -> None:
+    rng = np.random.default_rng(3)
+    few = Measurement.mean(rng.normal(size=40), episodes(4, 10))
+    assert np.isnan(few.interval().low) and few.interval().n_episodes == 4
+    enough = Measurement.mean(rng.normal(size=50), episodes(5, 10))
+    assert not np.isnan(enough.interval().low)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from wm_eval.report import NA, Table, fmt_interval
-from wm_eval.stats import Interval, Measurement, compare
+from wm_eval.stats import MIN_EPISODES, Interval, Measurement, compare
 
 NO_INTERVAL = "no interval"
 NOT_PAIRED = "not paired (different windows)"
@@ -133,6 +133,9 @@ def verdict(a: Figure, b: Figure, better: str) -> tuple[str | None, str | None]:
         return None, NO_INTERVAL
     if not paired(a.measurement, b.measurement):
         return None, NOT_PAIRED
+    episodes = len(np.unique(a.measurement.episodes))
+    if episodes < MIN_EPISODES:
+        return None, f"{episodes} episodes: too few for an interval"
     if a.interval is None or b.interval is None:
         return None, NO_INTERVAL
     return compare(a.measurement, b.measurement, better), None

@@ -24,6 +24,7 @@ from scipy import stats as sps
 __all__ = [
     "BEATS",
     "CONFIDENCE",
+    "MIN_EPISODES",
     "NO_BETTER",
     "WORSE",
     "Interval",
@@ -34,6 +35,9 @@ __all__ = [
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 1000
+# A percentile bootstrap over fewer clusters than this understates the spread (with 2 episodes
+# every resample is one of three sets): no interval, hence no verdict, below it.
+MIN_EPISODES = 5
 BEATS, NO_BETTER, WORSE = "beats", "no better than", "worse than"
 
 Statistic = Callable[[np.ndarray], float]
@@ -131,7 +135,7 @@ def episode_bootstrap(
     bounds = np.searchsorted(inverse[order], np.arange(len(ids) + 1))
     windows = [order[bounds[i] : bounds[i + 1]] for i in range(len(ids))]
     value = float(statistic(np.arange(len(episodes))))
-    if len(ids) < 2:
+    if len(ids) < MIN_EPISODES:
         return Interval(value, float("nan"), float("nan"), len(ids))
 
     def resampled(picked: np.ndarray) -> float:
