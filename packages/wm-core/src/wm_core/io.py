@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "atomic_write_text", "temporary_path", "to_plain"]
+__all__ = ["atomic_write", "atomic_write_text", "fsync_dir", "temporary_path", "to_plain"]
 
 
 def temporary_path(path: str | Path) -> Path:
@@ -35,7 +35,8 @@ def atomic_write(
     a function that writes a file at the temporary path it is given (h5py, torch.save).
 
     The file is created with the usual permissions (``0o666`` less the umask), not the private
-    mode ``mkstemp`` would give, so run files stay readable by collaborators.
+    mode ``mkstemp`` would give, so run files stay readable by collaborators. With ``fsync``
+    the data and the rename are flushed to disk before returning (checkpoints, stores).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,7 +58,23 @@ def atomic_write(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if fsync:
+        fsync_dir(path.parent)
     return path
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX); skipped where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: str | Path, text: str, *, fsync: bool = False) -> Path:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from wm_core.io import atomic_write
 from wm_models.registry import (
     KINDS,
     UnknownModelError,
@@ -113,45 +113,16 @@ def save_checkpoint(
         "extra": extra_dict,
         "producer": {"wm_models": str(__version__), "torch": str(torch.__version__)},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A unique sibling opened like any new file, so the result gets the usual umask permissions
-    # (mkstemp would make it private to the writer).
-    tmp_name = str(path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp_name, flags, 0o666)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
+        atomic_write(path, lambda handle: torch.save(payload, handle))
     except (OSError, RuntimeError) as exc:
         # Disk full or a file-size limit: torch reports a short write as a RuntimeError.
-        Path(tmp_name).unlink(missing_ok=True)
         cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointWriteError(
             f"could not write checkpoint {path} ({type(exc).__name__}: {cause}); is the disk "
             "full or a file-size limit reached? Any previous file at that path is unchanged"
         ) from exc
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
     return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable (POSIX); harmless to skip where directories cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load_checkpoint(
