@@ -23,6 +23,7 @@ from wm_train.losses import (
     WorldLoss,
     register_loss,
 )
+from wm_train.progress import ProgressLines
 from wm_train.run_dir import RunDirError
 from wm_train.train_state import TrainState
 from wm_train.trainer import Trainer
@@ -47,6 +48,7 @@ __all__ = [
     "NonFiniteGuard",
     "NonFiniteLossError",
     "OptimConfig",
+    "ProgressLines",
     "ReconstructionLoss",
     "RewardLoss",
     "RunDirError",

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from wm_core import Registry, configurable, unknown_name
+from wm_train.settings import check_int
 
 FREEZE_POLICIES = Registry("freeze_policy", plugin_group="wm_train.plugins", what="freeze policies")
 
@@ -62,6 +63,7 @@ class UnfreezeAfter:
     """Freeze the named roles for the first ``epochs`` epochs, then fine-tune them too."""
 
     def __init__(self, names: Sequence[str] = (), epochs: int = 1) -> None:
+        check_int("freeze.unfreeze_after.epochs", epochs, 0)
         self._names = set(names)
         self.epochs = epochs
 

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from wm_core import Registry, configurable
 from wm_train.diagnostics import batch_std, latent_stats
+from wm_train.settings import check_int, check_real
 from wm_train.world import World
 
 Batch = dict[str, torch.Tensor]
@@ -212,8 +213,9 @@ class JepaLoss(BaseLoss):
         cov_weight: float = 0.0,
         target: str = "target_encoder",
     ) -> None:
-        if rollout_steps < 1:
-            raise ValueError(f"losses.jepa.rollout_steps must be >= 1, got {rollout_steps}")
+        check_int("losses.jepa.rollout_steps", rollout_steps, 1)
+        check_real("losses.jepa.var_weight", var_weight, 0.0)
+        check_real("losses.jepa.cov_weight", cov_weight, 0.0)
         self.rollout_steps = rollout_steps
         self.var_weight = var_weight
         self.cov_weight = cov_weight

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 import wm_models
-from wm_core import configurable, resolve_device, resolve_init_from, unknown_name
+from wm_core import ConfigError, configurable, resolve_device, resolve_init_from, unknown_name
 from wm_train import distributed as D
 from wm_train.callbacks import (
     Callback,
@@ -36,7 +36,9 @@ from wm_train.callbacks import (
 from wm_train.config import DataConfig, OptimConfig
 from wm_train.freeze import FreezePolicy, check_names, make_freeze
 from wm_train.losses import LossOutput, WorldLoss, loss_name, make_loss
+from wm_train.progress import ProgressLines
 from wm_train.run_dir import RunDir
+from wm_train.settings import check_trainer_settings
 from wm_train.setup import Fit, check_encoder_fits, check_same_game, seed_everything, setup_fit
 from wm_train.train_state import TrainState
 from wm_train.world import ROLE_KINDS, World, check_role
@@ -91,8 +93,10 @@ class Trainer:
         cache_max_gb: largest cache ``auto`` builds.
         run_dir: where run.json, metrics and checkpoints go; ``{init_from}`` and ``{workflow}``
             are filled in (``'{init_from}/reward_predictor'`` puts a derived run inside its source).
-        log_every: steps between metric lines.
-        progress: tqdm bar (default: when stderr is a terminal).
+        log_every: steps between metric lines (metrics.jsonl, TensorBoard).
+        progress: tqdm bar (default: when stderr is a terminal). Without the bar, a progress
+            line goes to stderr after every epoch (a log file, Slurm or nohup shows the run).
+        print_every: steps between those progress lines within an epoch (None: epochs only).
         callbacks: extra ``wm_train.Callback`` objects, called after the built-in ones
             (``Trainer.callbacks = [@MyCallback()]`` in gin).
     """
@@ -123,6 +127,7 @@ class Trainer:
         run_dir: str = "runs/run",
         log_every: int = 10,
         progress: bool | None = None,
+        print_every: int | None = 100,
         callbacks: Sequence[Callback] = (),
     ) -> None:
         self.workflow = workflow
@@ -147,8 +152,9 @@ class Trainer:
         self.cache_latents = cache_latents
         self.cache_max_gb = cache_max_gb
         self.run_dir = run_dir.format(init_from=str(init_from or "").rstrip("/"), workflow=workflow)
-        self.log_every = max(1, log_every)
+        self.log_every = log_every
         self.progress = progress
+        self.print_every = print_every
         self.callbacks = CallbackList(callbacks).callbacks  # refuses non-callbacks now
         self.run: RunDir | None = None
         self._check_config()
@@ -172,7 +178,9 @@ class Trainer:
         return order
 
     def _check_config(self) -> None:
-        """Every name in the config resolves, before any data is read or module built."""
+        """Every setting is in range and every name resolves, before any data is read, module
+        built or file written."""
+        check_trainer_settings(self)
         for role, name in self.modules.items():
             kind = ROLE_KINDS[check_role(role, "Trainer.modules")]
             known = wm_models.list_models(kind)
@@ -195,6 +203,11 @@ class Trainer:
                     "EMA source role (Trainer.ema)", source, [*self.modules, *self.load]
                 )
         check_names(self.freeze, self.roles())
+        if not self.trainable_order(0):
+            raise ConfigError(
+                "nothing to train: every module of the first epoch is frozen or an EMA target "
+                f"(Trainer.modules, Trainer.load, Trainer.freeze, Trainer.ema: {self.roles()})"
+            )
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ValueError(
                 f"Trainer.precision must be auto, bf16 or fp32, got {self.precision!r}"
@@ -205,7 +218,8 @@ class Trainer:
             )
 
     def default_callbacks(self, *, main: bool = True) -> list[Callback]:
-        """EMA, collapse watch, NaN/inf guard, logging, checkpoints: in the order they run."""
+        """EMA, collapse watch, NaN/inf guard, logging, checkpoints, and progress lines where no
+        bar is shown: in the order they run."""
         progress = sys.stderr.isatty() if self.progress is None else self.progress
         return [
             EmaUpdate(),
@@ -213,6 +227,7 @@ class Trainer:
             NonFiniteGuard(),
             MetricsLogger(self.log_every, progress=progress and main),
             Checkpointer(),
+            *([ProgressLines(self.print_every)] if main and not progress else []),
         ]
 
     # ------------------------------------------------------------------ run
