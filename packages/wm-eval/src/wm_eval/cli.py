@@ -55,7 +55,12 @@ def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from wm_eval.evaluation import evaluate
 
     config = _configure(args, argv)
-    out = Path(args.out or eval_output())
+    out_dir = args.out or eval_output()
+    if not isinstance(out_dir, str) or not out_dir.strip():
+        raise ConfigError(f"eval_output.out_dir = {out_dir!r}: must be a folder path")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder")
     report = evaluate(args.run, out, config)
     print(f"wrote {out / 'report.md'} and {out / 'report.json'} ({len(report.tables)} tables)")
     if report.headline is not None:

@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-POSITIVE = (
-    "batch_size",
-    "max_samples",
-    "neighbour_samples",
-    "n_neighbors",
-    "noise_samples",
-    "probe_train_samples",
-    "rollout_horizon",
-)
+from wm_core import ConfigError, did_you_mean
+
+# The lowest valid value of each integer setting.
+INT_RANGES: dict[str, int] = {
+    "batch_size": 1,
+    "seed": 0,
+    "max_samples": 1,
+    "neighbour_samples": 1,
+    "n_neighbors": 1,
+    "working_memory_mib": 1,
+    "noise_samples": 1,
+    "probe_train_samples": 1,
+    "ram_top_bytes": 1,
+    "rollout_horizon": 1,
+    "grid_samples": 0,
+    "gif_samples": 0,
+    "random_encoder_seed": 0,
+}
+
+
+def _refuse(field: str, value: Any, why: str) -> ConfigError:
+    """``EvalConfig.<field> = <value>: <why>``, the binding a user would write and what is valid."""
+    return ConfigError(f"EvalConfig.{field} = {value!r}: {why}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @dataclass
@@ -60,23 +85,40 @@ class EvalConfig:
 
         if self.probes is None:
             self.probes = default_probes()
-        elif isinstance(self.probes, str):
-            raise ValueError(f"probes: a tuple of probe names, got the string {self.probes!r}")
-        self.probes = check_probes(tuple(self.probes))
+        elif isinstance(self.probes, str) or not isinstance(self.probes, (tuple, list)):
+            raise _refuse("probes", self.probes, "must be a tuple of probe names")
+        self.probes = check_probes(tuple(self.probes), field="EvalConfig.probes")
         if self.split not in ("test", "val"):
-            raise ValueError(
-                f"split: 'test' (held-out episodes, the default) or 'val', got {self.split!r}"
+            raise _refuse(
+                "split",
+                self.split,
+                "must be 'test' (held-out episodes) or 'val'."
+                + did_you_mean(str(self.split), ("test", "val")),
             )
-        for name in POSITIVE:
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        for name, low in INT_RANGES.items():
+            value = getattr(self, name)
+            if not _is_int(value) or value < low:
+                raise _refuse(name, value, f"must be an int >= {low}")
         if self.pixel_space not in ("context", "last_frame"):
-            raise ValueError(f"pixel_space: 'context' or 'last_frame', got {self.pixel_space!r}")
-        if any(s < 0 for s in self.noise_sigmas):
-            raise ValueError(f"noise_sigmas: must be >= 0, got {self.noise_sigmas}")
-        self.noise_sigmas = tuple(float(s) for s in self.noise_sigmas)
+            raise _refuse(
+                "pixel_space",
+                self.pixel_space,
+                "must be 'context' or 'last_frame'."
+                + did_you_mean(str(self.pixel_space), ("context", "last_frame")),
+            )
+        if not isinstance(self.device, str) or not self.device:
+            raise _refuse("device", self.device, "must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        sigmas = self.noise_sigmas
+        if isinstance(sigmas, str) or not isinstance(sigmas, (tuple, list)):
+            raise _refuse("noise_sigmas", sigmas, "must be a tuple of noise levels >= 0")
+        if not all(_is_real(s) and math.isfinite(s) and s >= 0 for s in sigmas):
+            raise _refuse("noise_sigmas", sigmas, "must be finite and >= 0")
+        self.noise_sigmas = tuple(float(s) for s in sigmas)
         if self.data_paths is not None:
-            self.data_paths = tuple(str(p) for p in self.data_paths)
+            paths = [self.data_paths] if isinstance(self.data_paths, str) else self.data_paths
+            if not paths or not all(isinstance(p, (str, os.PathLike)) and str(p) for p in paths):
+                raise _refuse("data_paths", paths, "must be None or a tuple of store paths")
+            self.data_paths = tuple(str(p) for p in paths)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
