@@ -121,3 +121,13 @@ def test_a_missing_run_names_the_runs_beside_it(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match=r"no checkpoints/best\.pt"):
         resolve_init_from(tmp_path / "empty")
+
+
+def test_a_relative_record_follows_the_run_when_its_folder_moves(tmp_path, monkeypatch) -> None:
+    moved = tmp_path / "results" / "runs"
+    jepa = make_run(moved / "jepa")
+    derived = make_run(jepa / "reward_predictor", init_from="..")
+    (tmp_path / "elsewhere" / "jepa").mkdir(parents=True)  # a same-named folder that is no run
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert resolve_init_from("..", base=derived)[0] == jepa.resolve()
+    assert resolve_init_from("jepa", base=derived)[0] == jepa.resolve()

@@ -174,9 +174,11 @@ def _run_of_file(path: Path) -> Path:
 
 
 def _candidates(raw: Path, base: Path | None) -> list[Path]:
+    """Where a relative path may point: the recording run and its parents first (a result
+    folder moved elsewhere keeps its runs' links), then the working directory."""
     if raw.is_absolute():
         return [raw]
-    bases = [Path.cwd()] + ([base, *base.parents] if base is not None else [])
+    bases = ([base, *base.parents] if base is not None else []) + [Path.cwd()]
     return [b / raw for b in bases]
 
 
@@ -189,15 +191,15 @@ def resolve_init_from(
 ) -> tuple[Path, Path]:
     """(run directory, checkpoint file) for a run directory or a checkpoint file.
 
-    A relative path is tried against the working directory, then against ``base`` (the run
-    that recorded it) and each of its parents. A missing run fails with the runs beside it.
+    A relative path is tried against ``base`` (the run that recorded it) and each of its
+    parents, then against the working directory. A missing run fails with the runs beside it.
     """
     raw = Path(init_from)
     base_path = Path(base) if base is not None else None
     for candidate in _candidates(raw, base_path):
         if candidate.is_file():
             return _run_of_file(candidate).resolve(), candidate.resolve()
-        if candidate.is_dir():
+        if candidate.is_dir() and (is_run_dir(candidate) or base_path is None):
             checkpoint = checkpoint_path(candidate, which)
             if checkpoint is None:
                 raise FileNotFoundError(

@@ -70,14 +70,16 @@ class RunInfo:
         return dict(self.meta.data)
 
     def data_paths(self) -> list[str]:
-        """Store paths of this run, made absolute where a relative path exists next to the run."""
+        """Store paths of this run: a relative path is looked up from the run and its parents
+        first (an exported result folder records paths relative to each run), then from the
+        working directory; found paths are made absolute, so two runs share one store."""
         out = []
         for raw in self.data.get("paths") or []:
             p = Path(raw)
-            if not p.is_absolute() and not p.exists():
-                for base in (self.path, *self.path.parents):
+            if not p.is_absolute():
+                for base in (self.path, *self.path.parents, Path.cwd()):
                     if (base / p).exists() or any((base / p.parent).glob(p.name)):
-                        p = base / p
+                        p = (base / p).resolve() if (base / p).exists() else base / p
                         break
             out.append(str(p))
         return out

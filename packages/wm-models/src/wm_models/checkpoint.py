@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parameter import UninitializedTensorMixin
 
 from wm_core.io import atomic_write
 from wm_models.registry import (
@@ -224,6 +225,8 @@ def _rebuild(path: Path, role: str, entry: Mapping[str, Any]) -> nn.Module:
             f"missing {missing or 'none'}, unexpected {unexpected or 'none'}"
         )
     for key, tensor in expected.items():
+        if isinstance(tensor, UninitializedTensorMixin):
+            continue  # a lazy module's weight takes its shape from the checkpoint on loading
         if tuple(saved[key].shape) != tuple(tensor.shape):
             raise CheckpointError(
                 f"{path}: role {role!r} ({kind} {name!r}) tensor {key!r} has shape "

@@ -13,18 +13,15 @@ saved shape (torch's lazy-module contract), so ``load_modules`` below also resum
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 
-import wm_models
 from wm_core import ConfigError
 from wm_train.world import ROLE_KINDS
 
-__all__ = ["example_inputs", "has_lazy_parameters", "load_modules", "materialise_lazy"]
+__all__ = ["example_inputs", "has_lazy_parameters", "materialise_lazy"]
 
 DRY_BATCH = 2  # two samples: batch statistics (BatchNorm, VICReg-style terms) are defined
 
@@ -88,44 +85,3 @@ def materialise_lazy(
                 f"shape {shapes} left some uninitialised (a branch that input never takes); "
                 "create them in the constructor"
             )
-
-
-def load_modules(path: str | Path) -> dict[str, nn.Module]:
-    """``wm_models.load_modules``, which also rebuilds modules that create their weights on
-    first use (wm-models compares shapes before loading, which a lazy module has none of)."""
-    try:
-        return wm_models.load_modules(path)
-    except (RuntimeError, ValueError) as exc:
-        original = exc
-    modules = _load_lazy(Path(path))
-    if modules is None:
-        raise original
-    return modules
-
-
-def _load_lazy(path: Path) -> dict[str, nn.Module] | None:
-    """Every role rebuilt from its record and loaded; None when none of them is lazy (or one
-    cannot be rebuilt), so that the caller reports wm-models' own error."""
-    payload = wm_models.load_checkpoint(path)
-    built: dict[str, tuple[nn.Module, Mapping[str, Any]]] = {}
-    for role, entry in payload["modules"].items():
-        try:
-            registry = wm_models.get_registry(entry["kind"])
-            legacy = dict(getattr(registry.get(entry["name"]), "legacy_defaults", {}))
-            kwargs = {**legacy, **entry["kwargs"]}
-            built[role] = (registry.build(entry["name"], use_gin=False, **kwargs), entry)
-        except Exception:  # not rebuildable here either: wm-models' own error says why
-            return None
-    if not any(has_lazy_parameters(module) for module, _ in built.values()):
-        return None
-    out = {}
-    for role, (module, entry) in built.items():
-        try:
-            module.load_state_dict(entry["state_dict"], strict=True)
-        except (RuntimeError, ValueError) as exc:
-            raise wm_models.CheckpointError(
-                f"{path}: role {role!r} ({entry['kind']} {entry['name']!r}) weights do not "
-                f"match the architecture: {' '.join(str(exc).split())}"
-            ) from None
-        out[role] = module
-    return out

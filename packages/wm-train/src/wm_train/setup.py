@@ -31,7 +31,7 @@ from wm_train.distributed import DistInfo
 from wm_train.ema import EmaTarget, decay_schedule
 from wm_train.freeze import always_frozen
 from wm_train.input_stats import set_input_statistics
-from wm_train.lazy import load_modules, materialise_lazy
+from wm_train.lazy import materialise_lazy
 from wm_train.run_dir import RunDir, module_record
 from wm_train.train_state import TrainState
 from wm_train.world import ROLE_KINDS, World, build_module, spec_kwargs
@@ -156,7 +156,7 @@ def open_resume(
         return False, True, {}, state
     if not resume:
         return False, False, {}, state
-    resumed = load_modules(run.last)
+    resumed = wm_models.load_modules(run.last)
     check_resumed(trainer, run.last, resumed)
     return True, False, resumed, TrainState.from_checkpoint(run.last)
 
@@ -182,7 +182,7 @@ def check_resumed(trainer: Trainer, path: Path, resumed: Mapping[str, nn.Module]
 
 def load_init_modules(trainer: Trainer, checkpoint: Path | None) -> dict[str, nn.Module]:
     """The roles ``Trainer.load`` takes from ``init_from`` (a mapping renames them)."""
-    source = load_modules(checkpoint)
+    source = wm_models.load_modules(checkpoint)
     out = {}
     for role, source_role in trainer.load.items():
         if source_role not in source:

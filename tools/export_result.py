@@ -1,0 +1,85 @@
+"""Copy finished runs (and their store) into a result folder that ``wm-eval`` can re-read anywhere.
+
+A committed result must be re-evaluable without retraining: this writes, for every run below
+each given run directory (derived runs included, nesting kept), ``run.json``, ``config.gin``,
+``operative_config.gin``, ``metrics.jsonl`` and a weights-only ``checkpoints/best.pt`` (the
+modules without optimiser state, a third of the size), and copies the store's shards. Paths in
+each ``run.json`` are rewritten relative to the run itself (``init_from`` to the source run,
+``data.paths`` to the copied store), so the folder can move or be cloned.
+
+    python tools/export_result.py --store data/assault --out results/NAME runs/jepa runs/ed
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import wm_models
+from wm_core.run_format import checkpoint_path, is_run_dir, read_manifest, write_manifest
+
+RUN_FILES = ("config.gin", "operative_config.gin", "metrics.jsonl")
+STORE_FILES = ("*.h5", "collect_config.gin", "collection.json", "ppo_agent.json")
+
+
+def runs_below(root: Path) -> list[Path]:
+    """``root`` and every run directory below it (derived runs live inside their source)."""
+    return sorted(p.parent for p in root.rglob("run.json") if is_run_dir(p.parent))
+
+
+def export_store(store: Path, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    for pattern in STORE_FILES:
+        for file in sorted(store.glob(pattern)):
+            shutil.copy2(file, out / file.name)
+    return out
+
+
+def export_run(run: Path, root: Path, dest_root: Path, store: Path) -> Path:
+    """One run: files, weights-only best checkpoint, manifest with relative paths."""
+    dest = dest_root / run.relative_to(root.parent)
+    (dest / "checkpoints").mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:
+        if (run / name).is_file():
+            shutil.copy2(run / name, dest / name)
+    best = checkpoint_path(run, "best")
+    if best is None:
+        raise FileNotFoundError(f"{run} has no checkpoint to export")
+    wm_models.save_checkpoint(dest / "checkpoints" / "best.pt", wm_models.load_modules(best))
+    manifest = read_manifest(run)
+    if manifest.init_from:
+        manifest.init_from = _relative(manifest.init_from, root, dest_root, dest)
+    for record in manifest.modules.values():
+        if record.source != "built":
+            record.source = _relative(record.source, root, dest_root, dest)
+    manifest.data["paths"] = [os.path.relpath(store, dest)]
+    write_manifest(dest, manifest)
+    return dest
+
+
+def _relative(source: str, root: Path, dest_root: Path, dest: Path) -> str:
+    """An exported run's link to another exported run, relative to itself."""
+    moved = dest_root / Path(source).resolve().relative_to(root.parent.resolve())
+    return os.path.relpath(moved, dest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="top-level run directories")
+    parser.add_argument("--store", type=Path, required=True, help="the store the runs read")
+    parser.add_argument("--out", type=Path, required=True, help="the result folder")
+    args = parser.parse_args(argv)
+    store = export_store(args.store, args.out / "store")
+    for root in args.runs:
+        for run in runs_below(root):
+            dest = export_run(run, root, args.out / "runs", store)
+            print(f"exported {run} -> {dest}")
+    print(f"store -> {store}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
