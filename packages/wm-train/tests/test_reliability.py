@@ -17,9 +17,10 @@ import torch
 from torch import nn
 
 import wm_models
-from wm_train import DataConfig, FreezeModules, OptimConfig, Trainer, cli
+from wm_train import DataConfig, FreezeModules, Trainer, cli
 from wm_train.callbacks import MetricsLogger
 from wm_train.progress import ProgressLines, format_duration
+from wm_train.testing import jepa_trainer
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 WM_TRAIN = Path(sys.executable).parent / "wm-train"
@@ -183,20 +184,7 @@ def test_installed_wm_train_refuses_bad_input_and_creates_nothing(
 
 
 def lazy_jepa(store: Path, run: Path, encoder: str = "test_lazy_head") -> Trainer:
-    return Trainer(
-        workflow="jepa",
-        modules={"encoder": encoder, "predictor": "mlp"},
-        ema={"target_encoder": "encoder"},
-        ema_decay=(0.9, 1.0),
-        loss="jepa",
-        latent_dim=8,
-        data=DataConfig(paths=str(store), batch_size=32),
-        optim=OptimConfig(lr=1e-3, warmup_steps=2),
-        epochs=2,
-        run_dir=str(run),
-        log_every=1,
-        device="cpu",
-    )
+    return jepa_trainer(store, run, modules={"encoder": encoder, "predictor": "mlp"})
 
 
 def test_lazy_encoder_trains_with_an_ema_target_resumes_bit_exactly_and_loads(

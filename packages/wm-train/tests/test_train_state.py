@@ -11,24 +11,8 @@ import torch
 
 import wm_models
 from wm_train import DataConfig, FreezeModules, OptimConfig, Trainer, TrainState
+from wm_train.testing import jepa_trainer
 from wm_train.train_state import rng_state
-
-
-def jepa_trainer(store: Path, run_dir: Path) -> Trainer:
-    return Trainer(
-        workflow="jepa",
-        modules={"encoder": "conv", "predictor": "mlp"},
-        ema={"target_encoder": "encoder"},
-        ema_decay=(0.9, 1.0),
-        loss="jepa",
-        latent_dim=8,
-        data=DataConfig(paths=str(store), batch_size=32),
-        optim=OptimConfig(lr=1e-3, warmup_steps=2),
-        epochs=2,
-        run_dir=str(run_dir),
-        log_every=1,
-        device="cpu",
-    )
 
 
 def checkpoint(run_dir: Path) -> dict:

@@ -13,32 +13,13 @@ from wm_train import (
     DataConfig,
     FreezeModules,
     NonFiniteLossError,
-    OptimConfig,
     ReconstructionLoss,
     RunDirError,
     Trainer,
     UnfreezeAfter,
     UnknownNameError,
 )
-
-
-def jepa_trainer(store: Path, run_dir: Path, **overrides) -> Trainer:
-    kwargs = dict(
-        workflow="jepa",
-        modules={"encoder": "conv", "predictor": "mlp"},
-        ema={"target_encoder": "encoder"},
-        ema_decay=(0.9, 1.0),
-        loss="jepa",
-        latent_dim=8,
-        data=DataConfig(paths=str(store), batch_size=32),
-        optim=OptimConfig(lr=1e-3, warmup_steps=2),
-        epochs=2,
-        run_dir=str(run_dir),
-        log_every=1,
-        device="cpu",
-    )
-    kwargs.update(overrides)
-    return Trainer(**kwargs)
+from wm_train.testing import jepa_trainer
 
 
 def checkpoint(run_dir: Path, name: str = "last") -> dict:
