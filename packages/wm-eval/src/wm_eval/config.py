@@ -58,6 +58,15 @@ class EvalConfig:
     continuity) use the first ``neighbour_samples`` of those, TwoNN and the participation
     ratio all of them; state probes fit on at most ``probe_train_samples`` training
     windows; noise robustness encodes ``noise_samples`` windows per noise level.
+
+    Cost: each state is encoded once per encoder weights and shared by every probe; the
+    bootstrap (1000 resamples) of mean-type cells (means, pooled means, R², balanced accuracy,
+    F1, latent error over variance) runs on per-episode sums in milliseconds, so resamples are
+    not cut. Windows within an episode are correlated, so an interval narrows with the number
+    of scored episodes, not windows: on a store with few test episodes, a smaller
+    ``max_samples`` costs little width; it stays 4000 so reports keep their numbers. What is
+    left is the read-outs on 16×16 pooled pixels (an L-BFGS logistic per categorical variable,
+    fit side by side) and the decoders of the decoded rollout.
     """
 
     probes: tuple[str, ...] | None = None

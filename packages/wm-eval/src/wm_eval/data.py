@@ -131,7 +131,8 @@ class DataSource:
         """A subsample of windows as one batch dict (uint8 frames stay uint8), cached.
 
         Besides the dataset's fields it holds ``episode`` (int64): the store episode of each
-        window, the unit every interval resamples.
+        window, the unit every interval resamples, and ``offset`` (int64): the frame offset of
+        the window in its episode (with ``episode``, what identifies a state).
         """
         key = (split, horizon, max_samples, seed)
         if key not in self._batches:
@@ -144,6 +145,8 @@ class DataSource:
             idx = subsample(len(ds), max_samples, seed)
             parts = [ds.__getitems__(idx[s : s + chunk]) for s in range(0, len(idx), chunk)]
             batch = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-            batch["episode"] = torch.from_numpy(ds.window_episode(idx)[0].astype(np.int64))
+            episode, offset = ds.window_episode(idx)
+            batch["episode"] = torch.from_numpy(episode.astype(np.int64))
+            batch["offset"] = torch.from_numpy(offset.astype(np.int64))
             self._batches[key] = batch
         return self._batches[key]

@@ -124,7 +124,12 @@ def evaluate(
             report.notes.append(f"probe {name!r} skipped: {exc}")
             log.warning("probe %s skipped: %s", name, exc)
         log.info("probe %s took %.1fs", name, time.perf_counter() - t0)
+        for part, seconds in sorted(session.timings.items(), key=lambda kv: -kv[1]):
+            log.info("  %s: %.1fs", part, seconds)
+        session.timings.clear()
+    t0 = time.perf_counter()
     report.headline = build_headline(report)
     report.provenance = collect(_stores(sources), config.to_dict())
     report.write(out_dir)
+    log.info("report (intervals, verdicts, files) took %.1fs", time.perf_counter() - t0)
     return report

@@ -80,7 +80,7 @@ def load_group(run: RunInfo, label: str, device: torch.device) -> ModelGroup:
     return group
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def encode(
     encoder: nn.Module,
     frames: torch.Tensor,

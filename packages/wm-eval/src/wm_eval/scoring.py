@@ -14,10 +14,10 @@ import torch
 
 from wm_eval.baselines import FrameReference
 from wm_eval.data import DataSource
-from wm_eval.metrics.images import changed_pixels, pooled_mean, region_sums, window_errors
+from wm_eval.metrics.images import changed_pixels, region_sums, window_errors
 from wm_eval.metrics.rollout import error_over_variance, squared_errors
 from wm_eval.regions import object_regions
-from wm_eval.stats import Measurement
+from wm_eval.stats import Measurement, Parts
 
 
 def window_episodes(
@@ -87,7 +87,7 @@ class NextFrameWindows:
             ("l1_changed", self.changed),
         ):
             sums, counts = region_sums(self.true, pred, mask)
-            out[key] = Measurement.of(pooled_mean, eps, sums, counts)
+            out[key] = Measurement.pooled(sums, counts, eps)
         share = self.objects.reshape(len(eps), -1).mean(axis=1)
         out["objects_share"] = Measurement.mean(share, eps)
         out["background_share"] = Measurement.mean(1.0 - share, eps)
@@ -99,4 +99,20 @@ class NextFrameWindows:
 
 def latent_error(pred: np.ndarray, target: np.ndarray, episodes: np.ndarray) -> Measurement:
     """Mean ``‖ẑ − z‖²`` over total variance of ``z``, both recomputed on every resample."""
-    return Measurement.of(error_over_variance, episodes, squared_errors(pred, target), target)
+    errors = squared_errors(pred, target)
+    m = Measurement.of(error_over_variance, episodes, errors, target)
+    z = np.asarray(target, dtype=np.float64)
+    z = z - z.mean(axis=0)  # centred: the variance from sums keeps its precision
+    per_window = np.concatenate([errors[:, None], z, z * z, np.ones((len(z), 1))], axis=1)
+    return Measurement(m.episodes, m.statistic, Parts.of_windows(per_window, m.episodes, _eov))
+
+
+def _eov(s: np.ndarray) -> np.ndarray:
+    """``error_over_variance`` from summed parts ``[err, z (D), z² (D), 1]``."""
+    d = (s.shape[-1] - 2) // 2
+    n = s[..., -1:]
+    mean = s[..., 1 : 1 + d] / n
+    var = np.maximum(s[..., 1 + d : 1 + 2 * d] / n - mean * mean, 0.0).sum(axis=-1)
+    err = s[..., 0] / n[..., 0]
+    safe = np.where(var > 0, var, 1.0)
+    return np.where(var > 0, err / safe, np.where(err == 0, 0.0, np.inf))

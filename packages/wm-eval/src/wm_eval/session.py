@@ -3,6 +3,9 @@ and baseline encoders, the report being filled and where its figures go."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from wm_eval.baselines import random_encoder, spec_key
 from wm_eval.columns import random_init
 from wm_eval.config import EvalConfig
 from wm_eval.data import DataSource
+from wm_eval.latent_cache import StateLatents, state_ids, weights_digest
 from wm_eval.loading import ModelGroup, encode
 from wm_eval.report import Report
 from wm_models import module_spec
@@ -42,6 +46,18 @@ class EvalSession:
     _latents: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False)
     _scales: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
     _random: list[EncoderColumn] | None = field(default=None, repr=False)
+    _states: dict[tuple, StateLatents] = field(default_factory=dict, repr=False)
+    _digests: dict[int, str] = field(default_factory=dict, repr=False)
+    timings: dict[str, float] = field(default_factory=dict, repr=False)
+
+    @contextmanager
+    def timed(self, label: str) -> Iterator[None]:
+        """Add the block's wall time to ``timings[label]``: where a probe's time went (``-v``)."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[label] = self.timings.get(label, 0.0) + time.perf_counter() - t0
 
     def source(self, group: ModelGroup) -> DataSource | None:
         """The store of a run; None when its run.json names none that could be opened."""
@@ -56,12 +72,23 @@ class EvalSession:
         max_samples: int,
         step: int = 0,
     ) -> np.ndarray:
-        """Latents of the states at ``step`` of a cached window subsample (memoised)."""
+        """Latents of the states at ``step`` of a cached window subsample (memoised).
+
+        Each state is encoded once per encoder weights, whichever subsample, step or module
+        copy asks for it (``wm_eval.latent_cache``).
+        """
         key = (id(encoder), source.key, split, horizon, max_samples, step)
         if key not in self._latents:
             batch = source.batch(split, horizon, max_samples, self.config.seed)
             states = batch["frames"][:, step : step + source.context]
-            self._latents[key] = encode(encoder, states, self.device, self.config.batch_size)
+            digest = self._digests.get(id(encoder)) or weights_digest(encoder)
+            self._digests[id(encoder)] = digest
+            cache = self._states.setdefault((digest, source.key), StateLatents())
+            ids = state_ids(batch["episode"].numpy(), batch["offset"].numpy(), step)
+            with self.timed("encoder passes"):
+                self._latents[key] = cache.get(
+                    ids, states, lambda x: encode(encoder, x, self.device, self.config.batch_size)
+                )
         return self._latents[key]
 
     def episodes(

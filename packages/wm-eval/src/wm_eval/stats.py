@@ -6,6 +6,11 @@ any subset of windows (a mean of per-window errors, an R², an AUROC). Its 95% i
 from ``scipy.stats.bootstrap`` over the episode ids (percentile method), the statistic being
 recomputed on the windows of each resampled set of episodes.
 
+Where a statistic is a function of per-episode sums (a mean, a pooled ratio, an R², a balanced
+accuracy), a ``Measurement`` also keeps those sums (``Parts``): a resample is then a weighted sum
+``W @ sums`` with ``W[r, e]`` the times episode ``e`` was drawn, every resample at once, on the
+same draws scipy makes; other statistics are recomputed per resample.
+
 Two measurements of the same windows (a model and a baseline, or two runs in the same space)
 are compared by the interval of their **paired** difference, resampling the same episodes for
 both; a verdict says "beats" or "worse than" only when that interval excludes 0, and "no
@@ -41,6 +46,59 @@ MIN_EPISODES = 5
 BEATS, NO_BETTER, WORSE = "beats", "no better than", "worse than"
 
 Statistic = Callable[[np.ndarray], float]
+Combine = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Per-episode sums ``[E, P]`` (episodes in ``np.unique`` order) and the statistic of them.
+
+    ``combine(s)`` maps summed parts ``[..., P]`` to the statistic ``[...]``; on the sums of
+    every episode it equals the measurement's value up to float summation order.
+    """
+
+    sums: np.ndarray
+    combine: Combine
+
+    @classmethod
+    def of_windows(cls, per_window: np.ndarray, episodes: np.ndarray, combine: Combine) -> Parts:
+        """Sum per-window parts ``[N, P]`` within each episode."""
+        per_window = np.asarray(per_window, dtype=np.float64).reshape(len(episodes), -1)
+        _, inverse = np.unique(np.asarray(episodes), return_inverse=True)
+        sums = np.zeros((int(inverse.max()) + 1, per_window.shape[1]))
+        np.add.at(sums, inverse.ravel(), per_window)
+        return cls(sums, combine)
+
+    def resampled(self, picked: np.ndarray) -> np.ndarray:
+        """The statistic of each resample of episode positions ``picked [..., E]``."""
+        picked = np.asarray(picked, dtype=np.int64)
+        e = len(self.sums)
+        lead = picked.shape[:-1]
+        rows = picked.reshape(-1, picked.shape[-1])
+        flat = rows + e * np.arange(len(rows))[:, None]
+        weights = np.bincount(flat.ravel(), minlength=len(rows) * e).reshape(len(rows), e)
+        with np.errstate(all="ignore"):
+            out = np.asarray(self.combine(weights.astype(np.float64) @ self.sums))
+        return out.reshape(lead)
+
+
+def ratio_of_sums(s: np.ndarray) -> np.ndarray:
+    """``s[..., 0] / s[..., 1]`` (a mean, a pooled mean); NaN where the denominator is 0."""
+    den = s[..., 1]
+    return np.where(den > 0, s[..., 0] / np.where(den > 0, den, 1.0), np.nan)
+
+
+def joined(parts: list[Parts], reduce: Callable[[list[np.ndarray]], np.ndarray]) -> Parts:
+    """Parts of several measurements side by side, combined by ``reduce`` of their statistics."""
+    widths = np.cumsum([0] + [p.sums.shape[1] for p in parts])
+    combines = [p.combine for p in parts]
+
+    def combine(s: np.ndarray) -> np.ndarray:
+        return reduce(
+            [c(s[..., a:b]) for c, a, b in zip(combines, widths[:-1], widths[1:], strict=True)]
+        )
+
+    return Parts(np.concatenate([p.sums for p in parts], axis=1), combine)
 
 
 @dataclass(frozen=True)
@@ -69,6 +127,7 @@ class Measurement:
 
     episodes: np.ndarray
     statistic: Statistic
+    parts: Parts | None = None
     _value: float | None = field(default=None, repr=False)
     _interval: Interval | None = field(default=None, repr=False)
 
@@ -77,7 +136,25 @@ class Measurement:
         """The mean of per-window values (errors, hits)."""
         values = np.asarray(values, dtype=np.float64)
         _check(values, episodes)
-        return cls(np.asarray(episodes), lambda idx: float(values[idx].mean()))
+        episodes = np.asarray(episodes)
+        ones = np.stack([values, np.ones_like(values)], axis=1)
+        parts = Parts.of_windows(ones, episodes, ratio_of_sums)
+        return cls(episodes, lambda idx: float(values[idx].mean()), parts)
+
+    @classmethod
+    def pooled(cls, sums: np.ndarray, counts: np.ndarray, episodes: np.ndarray) -> Measurement:
+        """``Σ sums / Σ counts`` over the windows (NaN for an empty total): a pooled mean."""
+        sums, counts = np.asarray(sums, np.float64), np.asarray(counts, np.float64)
+        _check(sums, episodes)
+        _check(counts, episodes)
+
+        def statistic(idx: np.ndarray) -> float:
+            total = float(np.sum(counts[idx]))
+            return float(np.sum(sums[idx])) / total if total > 0 else float("nan")
+
+        episodes = np.asarray(episodes)
+        parts = Parts.of_windows(np.stack([sums, counts], axis=1), episodes, ratio_of_sums)
+        return cls(episodes, statistic, parts)
 
     @classmethod
     def of(cls, fn: Callable[..., float], episodes: np.ndarray, *arrays: np.ndarray) -> Measurement:
@@ -96,7 +173,12 @@ class Measurement:
         """95% percentile interval of the statistic, resampling episodes with replacement."""
         if self._interval is None:
             self._interval = episode_bootstrap(
-                self.statistic, self.episodes, seed=seed, n_resamples=n_resamples
+                self.statistic,
+                self.episodes,
+                seed=seed,
+                n_resamples=n_resamples,
+                parts=self.parts,
+                value=self._value,
             )
         return self._interval
 
@@ -110,7 +192,10 @@ class Measurement:
                 f"({len(self.episodes)} vs {len(other.episodes)} windows)"
             )
         a, b = self.statistic, other.statistic
-        return Measurement(self.episodes, lambda idx: a(idx) - b(idx))
+        parts = None
+        if self.parts is not None and other.parts is not None:
+            parts = joined([self.parts, other.parts], lambda v: v[0] - v[1])
+        return Measurement(self.episodes, lambda idx: a(idx) - b(idx), parts)
 
 
 def _check(values: np.ndarray, episodes: np.ndarray) -> None:
@@ -127,19 +212,31 @@ def episode_bootstrap(
     seed: int = 0,
     n_resamples: int = N_RESAMPLES,
     confidence: float = CONFIDENCE,
+    parts: Parts | None = None,
+    value: float | None = None,
 ) -> Interval:
-    """Point estimate and percentile interval, resampling whole episodes (scipy's bootstrap)."""
+    """Point estimate and percentile interval, resampling whole episodes (scipy's bootstrap).
+
+    With ``parts`` every resample is evaluated at once from the per-episode sums (scipy's
+    vectorised path, the same draws); without, the statistic is recomputed per resample.
+    """
     episodes = np.asarray(episodes)
     ids, inverse = np.unique(episodes, return_inverse=True)
+    inverse = inverse.ravel()
     order = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[order], np.arange(len(ids) + 1))
     windows = [order[bounds[i] : bounds[i + 1]] for i in range(len(ids))]
-    value = float(statistic(np.arange(len(episodes))))
+    if value is None:
+        value = float(statistic(np.arange(len(episodes))))
     if len(ids) < MIN_EPISODES:
         return Interval(value, float("nan"), float("nan"), len(ids))
 
     def resampled(picked: np.ndarray) -> float:
         return float(statistic(np.concatenate([windows[int(i)] for i in picked])))
+
+    def vectorised(picked: np.ndarray, axis: int = -1) -> np.ndarray:
+        assert parts is not None
+        return parts.resampled(np.moveaxis(picked, axis, -1))
 
     with np.errstate(all="ignore"), warnings.catch_warnings():
         # A statistic constant over resamples (a chance-level AUROC) has a zero-width interval,
@@ -147,8 +244,8 @@ def episode_bootstrap(
         warnings.simplefilter("ignore", sps.DegenerateDataWarning)
         result = sps.bootstrap(
             (np.arange(len(ids)),),
-            resampled,
-            vectorized=False,
+            resampled if parts is None else vectorised,
+            vectorized=parts is not None,
             n_resamples=n_resamples,
             confidence_level=confidence,
             method="percentile",

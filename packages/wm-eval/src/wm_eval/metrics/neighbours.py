@@ -33,21 +33,36 @@ def _rank_penalty(
     reference: np.ndarray, neighbours: np.ndarray, k: int, working_memory: int
 ) -> np.ndarray:
     """Per point ``i``: the sum over ``j in neighbours[i]`` of ``max(rank_ref(i, j) - k, 0)``."""
+    return _rank_penalties(reference, [neighbours], k, working_memory)[0]
 
-    def reduce(block: np.ndarray, start: int) -> np.ndarray:
+
+def _rank_penalties(
+    reference: np.ndarray, neighbours: list[np.ndarray], k: int, working_memory: int
+) -> list[np.ndarray]:
+    """``_rank_penalty`` for several neighbour sets, in one pass over the reference distances."""
+
+    def reduce(block: np.ndarray, start: int) -> tuple[np.ndarray, ...]:
         rows = np.arange(len(block))
         block[rows, start + rows] = np.inf  # a point is not its own neighbour
-        nbrs = neighbours[start : start + len(block)]
-        d_ij = block[rows[:, None], nbrs]
-        ranks = np.empty(nbrs.shape, dtype=np.int64)
-        for c in range(nbrs.shape[1]):
-            ranks[:, c] = (block < d_ij[:, c : c + 1]).sum(axis=1) + 1
-        return np.maximum(ranks - k, 0).sum(axis=1)  # one penalty per row
+        out = []
+        for nb in neighbours:
+            nbrs = nb[start : start + len(block)]
+            d_ij = block[rows[:, None], nbrs]
+            ranks = np.empty(nbrs.shape, dtype=np.int64)
+            for c in range(nbrs.shape[1]):
+                ranks[:, c] = (block < d_ij[:, c : c + 1]).sum(axis=1) + 1
+            out.append(np.maximum(ranks - k, 0).sum(axis=1))  # one penalty per row
+        return tuple(out)
 
-    chunks = pairwise_distances_chunked(
-        reference, reduce_func=reduce, working_memory=working_memory, n_jobs=1
+    chunks = list(
+        pairwise_distances_chunked(
+            reference, reduce_func=reduce, working_memory=working_memory, n_jobs=1
+        )
     )
-    return np.concatenate([np.asarray(c, dtype=np.float64) for c in chunks])
+    return [
+        np.concatenate([np.asarray(c[i], dtype=np.float64) for c in chunks])
+        for i in range(len(neighbours))
+    ]
 
 
 def _float(x: np.ndarray) -> np.ndarray:
@@ -83,17 +98,50 @@ def trustworthiness_per_point(
     return 1.0 - penalty * 2.0 / (k * (2.0 * n - 3.0 * k - 1.0))
 
 
+def trustworthiness_per_point_many(
+    reference: np.ndarray,
+    embedded: list[np.ndarray],
+    *,
+    n_neighbors: int = 5,
+    working_memory: int = 256,
+) -> list[np.ndarray]:
+    """``trustworthiness_per_point`` of several embeddings against one reference.
+
+    The reference distances (the costly part for a pixel reference) are computed once.
+    """
+    reference = _float(as_2d(reference, "reference"))
+    embedded = [_float(as_2d(e, "embedded")) for e in embedded]
+    n = same_length(reference=reference, **{f"embedded[{i}]": e for i, e in enumerate(embedded)})
+    _check_k(n, n_neighbors)
+    k = n_neighbors
+    nbrs = [knn_indices(e, k) for e in embedded]
+    penalties = _rank_penalties(reference, nbrs, k, working_memory)
+    return [1.0 - p * 2.0 / (k * (2.0 * n - 3.0 * k - 1.0)) for p in penalties]
+
+
 def continuity_per_point(
     reference: np.ndarray,
     embedded: np.ndarray,
     *,
     n_neighbors: int = 5,
     working_memory: int = 256,
+    reference_neighbours: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Each point's share of continuity (trustworthiness with the two spaces swapped)."""
-    return trustworthiness_per_point(
-        embedded, reference, n_neighbors=n_neighbors, working_memory=working_memory
-    )
+    """Each point's share of continuity (trustworthiness with the two spaces swapped).
+
+    ``reference_neighbours``: ``knn_indices(reference, n_neighbors)`` when already known (a
+    pixel reference shared by several latents).
+    """
+    if reference_neighbours is None:
+        return trustworthiness_per_point(
+            embedded, reference, n_neighbors=n_neighbors, working_memory=working_memory
+        )
+    embedded = _float(as_2d(embedded, "embedded"))
+    n = same_length(reference=reference, embedded=embedded)
+    _check_k(n, n_neighbors)
+    k = n_neighbors
+    penalty = _rank_penalty(embedded, reference_neighbours, k, working_memory)
+    return 1.0 - penalty * 2.0 / (k * (2.0 * n - 3.0 * k - 1.0))
 
 
 def trustworthiness(

@@ -70,11 +70,23 @@ def smoothness_steps(
     scale = median_pairwise_distance(z_t[sub], seed=seed)
     out = {"latent": _normalise(np.linalg.norm(z_next - z_t, axis=1), scale)}
     if x_t is not None and x_next is not None:
-        x_t, x_next = as_2d(x_t, "x_t"), as_2d(x_next, "x_next")
         same_length(z_t=z_t, x_t=x_t, x_next=x_next)
-        x_scale = median_pairwise_distance(x_t[sub], seed=seed)
-        out["pixel"] = _normalise(_row_norms(x_next, x_t), x_scale)
+        out["pixel"] = pixel_steps(x_t, x_next, scale_sample=scale_sample, seed=seed)
     return out
+
+
+def pixel_steps(
+    x_t: np.ndarray, x_next: np.ndarray, *, scale_sample: int = 5000, seed: int = 0
+) -> np.ndarray:
+    """The ``pixel`` steps of :func:`smoothness_steps` (the same subsample and scale).
+
+    They depend on the pixels only, so several latents of one store share them.
+    """
+    x_t, x_next = as_2d(x_t, "x_t"), as_2d(x_next, "x_next")
+    same_length(x_t=x_t, x_next=x_next)
+    sub = np.random.default_rng(seed).permutation(len(x_t))[:scale_sample]
+    x_scale = median_pairwise_distance(x_t[sub], seed=seed)
+    return _normalise(_row_norms(x_next, x_t), x_scale)
 
 
 def smoothness(

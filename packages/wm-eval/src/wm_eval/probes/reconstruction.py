@@ -8,7 +8,7 @@ import torch
 
 from wm_eval import columns as C
 from wm_eval.data import DataSource
-from wm_eval.loading import Component, ModelGroup, apply_batched, encode
+from wm_eval.loading import Component, ModelGroup, apply_batched
 from wm_eval.plots import reconstruction_grid
 from wm_eval.probes.registry import probe
 from wm_eval.report import Table
@@ -55,7 +55,7 @@ def _table(split: str) -> Table:
 
 
 def _predict(
-    session: EvalSession, comp: Component, group: ModelGroup, frames, actions, T: int
+    session: EvalSession, comp: Component, group: ModelGroup, src: DataSource, actions
 ) -> np.ndarray | None:
     """``decode(predict(encode(s), a))`` in [0, 1], or None without an encoder and predictor."""
     cfg = session.config
@@ -63,7 +63,8 @@ def _predict(
     pred = comp.get("predictor") or group.predictor
     if enc is None or pred is None:
         return None
-    z = torch.from_numpy(encode(enc, frames[:, :T], session.device, cfg.batch_size)).float()
+    z = session.latents(enc, src, cfg.split, HORIZON, cfg.max_samples, 0)
+    z = torch.from_numpy(z).float()
     z_next = apply_batched(pred, z, actions, device=session.device, batch_size=cfg.batch_size)
     recon = apply_batched(
         comp.get("decoder"), z_next, device=session.device, batch_size=cfg.batch_size
@@ -109,13 +110,15 @@ def run(session: EvalSession) -> list[Table]:
         if comp is None or src is None:
             continue
         if src.key not in stores:
-            windows = NextFrameWindows.load(src, cfg.split, cfg.max_samples, cfg.seed)
+            with session.timed("windows and object regions"):
+                windows = NextFrameWindows.load(src, cfg.split, cfg.max_samples, cfg.seed)
             base = _store_baselines(session, table, src, windows)
             stores[src.key] = {"src": src, "windows": windows, "base": base, "decoded": {}}
             regions.add(windows.regions)
         store = stores[src.key]
         w = store["windows"]
-        recon = _predict(session, comp, g, w.frames, w.actions, src.context)
+        with session.timed("decoders"):
+            recon = _predict(session, comp, g, src, w.actions)
         if recon is None:
             continue
         _fill(table, label, w, recon)

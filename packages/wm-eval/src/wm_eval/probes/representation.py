@@ -9,12 +9,16 @@ from wm_eval.columns import RANDOM_INIT
 from wm_eval.data import subsample
 from wm_eval.loading import encode
 from wm_eval.metrics.intrinsic_dim import twonn_dimension
-from wm_eval.metrics.neighbours import continuity_per_point, trustworthiness_per_point
+from wm_eval.metrics.neighbours import (
+    continuity_per_point,
+    knn_indices,
+    trustworthiness_per_point_many,
+)
 from wm_eval.metrics.representation import (
     collapse_stats,
     noise_displacements,
+    pixel_steps,
     smoothness_steps,
-    step_ratio,
 )
 from wm_eval.plots import bar_plot, line_plot
 from wm_eval.probes.ram_maps import select_variables, state_matrix
@@ -67,16 +71,19 @@ def _safe(fn, *args, **kwargs):
 Cells = dict[str, tuple[str, Measurement | None]]  # row key -> (label, per-window figure)
 
 
-def _neighbourhoods(session: EvalSession, col: EncoderColumn, z, x, batch) -> Cells:
-    """Trustworthiness and continuity of the latent against pixels and (with RAM) game state.
+def _neighbourhoods(
+    session: EvalSession, cols: list[EncoderColumn], zs: list[np.ndarray], x, batch
+) -> dict[str, Cells]:
+    """Trustworthiness and continuity of each latent against pixels and (with RAM) game state.
 
     Per state, its share of the score (neighbourhoods of the whole subsample), so the figure is
-    resampled by episode with the neighbour graph held fixed.
+    resampled by episode with the neighbour graph held fixed. The columns share one store:
+    reference distances and reference neighbours are computed once for all of them.
     """
-    cfg, src = session.config, col.source
+    cfg, src = session.config, cols[0].source
     assert src is not None
     T = src.context
-    nb = subsample(len(z), cfg.neighbour_samples, cfg.seed + 1)
+    nb = subsample(len(zs[0]), cfg.neighbour_samples, cfg.seed + 1)
     episodes = batch["episode"].numpy()[nb]
     k = min(cfg.n_neighbors, (len(nb) - 1) // 2)
     refs = {"pixels": x[nb]}
@@ -87,22 +94,32 @@ def _neighbourhoods(session: EvalSession, col: EncoderColumn, z, x, batch) -> Ce
             src.metadata.get("env_id", ""), train.numpy(), cfg.ram_top_bytes
         )
         refs["ram_state"] = _safe(state_matrix, ram[nb], variables, train.numpy())
-    out: Cells = {}
+    out: dict[str, Cells] = {c.label: {} for c in cols}
     kw = {"n_neighbors": k, "working_memory": cfg.working_memory_mib}
-    measures = (
-        ("trustworthiness", trustworthiness_per_point),
-        ("continuity", continuity_per_point),
-    )
+    latents = [z[nb] for z in zs]
     for space, ref in refs.items():
         ok = ref is not None and k >= 1
-        for measure, fn in measures:
-            label = f"{measure} vs {SPACES[space]} (k={k})"
-            value = Measurement.mean(fn(ref, z[nb], **kw), episodes) if ok else None
-            out[neighbour_key(measure, space)] = (label, value)
+        trust: list = [None] * len(cols)
+        cont: list = [None] * len(cols)
+        if ok:
+            with session.timed(f"neighbourhoods vs {space}"):
+                trust = trustworthiness_per_point_many(ref, latents, **kw)
+                ref_nbrs = knn_indices(ref, k)
+                cont = [
+                    continuity_per_point(ref, z, reference_neighbours=ref_nbrs, **kw)
+                    for z in latents
+                ]
+        for c, t, u in zip(cols, trust, cont, strict=True):
+            for measure, values in (("trustworthiness", t), ("continuity", u)):
+                label = f"{measure} vs {SPACES[space]} (k={k})"
+                value = Measurement.mean(values, episodes) if ok else None
+                out[c.label][neighbour_key(measure, space)] = (label, value)
     return out
 
 
-def _column(session: EvalSession, col: EncoderColumn, pixels: dict[tuple, np.ndarray]) -> Cells:
+def _column(
+    session: EvalSession, col: EncoderColumn, pixels: dict[tuple, np.ndarray], out: Cells
+) -> Cells:
     cfg, src = session.config, col.source
     assert src is not None and col.encoder is not None
     batch = src.batch(cfg.split, HORIZON, cfg.max_samples, cfg.seed)
@@ -110,20 +127,19 @@ def _column(session: EvalSession, col: EncoderColumn, pixels: dict[tuple, np.nda
     T = src.context
     z = session.latents(col.encoder, src, cfg.split, HORIZON, cfg.max_samples, 0)
     z_next = session.latents(col.encoder, src, cfg.split, HORIZON, cfg.max_samples, 1)
-    for step in (0, 1):  # flattened pixels are large: once per store, shared by all columns
-        if (src.key, step) not in pixels:
-            pixels[src.key, step] = _pixels(batch["frames"], step, T, cfg.pixel_space)
-    x, x_next = pixels[src.key, 0], pixels[src.key, 1]
-    out = _neighbourhoods(session, col, z, x, batch)
-
-    steps = smoothness_steps(z, z_next, x, x_next, seed=cfg.seed)
+    steps = smoothness_steps(z, z_next, seed=cfg.seed)
+    if (src.key, "steps") not in pixels:  # the same for every column of the store
+        with session.timed("pixel steps"):
+            pixels[src.key, "steps"] = pixel_steps(
+                pixels[src.key, 0], pixels[src.key, 1], seed=cfg.seed
+            )
     out["smoothness/latent_step"] = (
         SMOOTHNESS["smoothness/latent_step"],
         Measurement.mean(steps["latent"], episodes),
     )
     out["smoothness/ratio"] = (
         SMOOTHNESS["smoothness/ratio"],
-        Measurement.of(step_ratio, episodes, steps["latent"], steps["pixel"]),
+        Measurement.pooled(steps["latent"], pixels[src.key, "steps"], episodes),
     )
 
     pick = subsample(len(z), cfg.noise_samples, cfg.seed + 2)
@@ -132,12 +148,37 @@ def _column(session: EvalSession, col: EncoderColumn, pixels: dict[tuple, np.nda
     def enc(images: np.ndarray) -> np.ndarray:
         return encode(col.encoder, torch.from_numpy(images), session.device, cfg.batch_size)
 
-    noise = _safe(noise_displacements, enc, noisy, cfg.noise_sigmas, seed=cfg.seed) or {}
+    with session.timed("noise robustness"):
+        noise = _safe(noise_displacements, enc, noisy, cfg.noise_sigmas, seed=cfg.seed) or {}
     for sigma in cfg.noise_sigmas:
         name = f"sigma={sigma:g}"
         if name in noise:
             value = Measurement.mean(noise[name], episodes[pick])
             out[noise_key(sigma)] = (f"noise robustness {name}", value)
+    return out
+
+
+def _cells(session: EvalSession, columns: list[EncoderColumn]) -> dict[str, Cells]:
+    """Every encoder column's representation cells, store by store."""
+    cfg = session.config
+    by_store: dict[tuple, list[EncoderColumn]] = {}
+    for c in columns:
+        if c.encoder is not None and c.source is not None:
+            by_store.setdefault(c.source.key, []).append(c)
+    pixels: dict[tuple, np.ndarray] = {}
+    out: dict[str, Cells] = {}
+    for cols in by_store.values():
+        src = cols[0].source
+        assert src is not None
+        batch = src.batch(cfg.split, HORIZON, cfg.max_samples, cfg.seed)
+        for step in (0, 1):  # flattened pixels are large: once per store, shared by all columns
+            pixels[src.key, step] = _pixels(batch["frames"], step, src.context, cfg.pixel_space)
+        zs = [session.latents(c.encoder, src, cfg.split, HORIZON, cfg.max_samples, 0) for c in cols]
+        out.update(_neighbourhoods(session, cols, zs, pixels[src.key, 0], batch))
+        for c in cols:
+            _column(session, c, pixels, out[c.label])
+        for key in [k for k in pixels if k[0] == src.key]:
+            del pixels[key]
     return out
 
 
@@ -230,13 +271,13 @@ def run(session: EvalSession) -> list[Table]:
     rep, col = _tables(session)
     noise_curves: dict[str, tuple[list[float], list[float]]] = {}
     columns = session.encoder_columns()
-    pixels: dict[tuple, np.ndarray] = {}
+    all_cells = _cells(session, columns)
     for c in columns:
         for t in (rep, col):
             t.add_column(c.label, baseline=c.baseline)
         if c.encoder is None or c.source is None:
             continue
-        cells = _column(session, c, pixels)
+        cells = all_cells[c.label]
         for key, (label, v) in cells.items():
             rep.add_row(key, label)
             rep.set(key, c.label, v)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 
 from wm_eval import columns as C
 from wm_eval.baselines import CopyLatentPredictor
 from wm_eval.data import DataSource
-from wm_eval.loading import Component, ModelGroup, apply_batched, encode
+from wm_eval.loading import Component, ModelGroup, apply_batched
 from wm_eval.metrics.probes import event_scores
 from wm_eval.metrics.reward import auroc, average_precision, reward_measurements
 from wm_eval.probes.registry import probe
@@ -102,11 +103,10 @@ def _score_head(
         )
     batch = _scored(session, table, src)
     episodes = batch["episode"].numpy()
-    T = src.context
-    frames, actions = batch["frames"], batch["actions"][:, 0]
+    actions = batch["actions"][:, 0]
     true_r = batch["rewards"][:, 0].numpy()
-    z = torch.from_numpy(encode(enc, frames[:, :T], device, cfg.batch_size)).float()
-    true_next = encode(enc, frames[:, 1 : T + 1], device, cfg.batch_size)
+    z = torch.from_numpy(session.latents(enc, src, cfg.split, HORIZON, cfg.max_samples, 0)).float()
+    true_next = session.latents(enc, src, cfg.split, HORIZON, cfg.max_samples, 1)
     nexts = {"true": torch.from_numpy(true_next).float(), "copy": CopyLatentPredictor()(z, actions)}
     if pred is not None:
         nexts["pred"] = apply_batched(pred, z, actions, device=device, batch_size=cfg.batch_size)
@@ -135,7 +135,8 @@ def heads_table(session: EvalSession) -> Table:
         if not g.reward_heads:
             table.add_column(g.label)
         for comp in g.reward_heads:
-            _score_head(session, table, comp, g, src)
+            with session.timed("reward heads"):
+                _score_head(session, table, comp, g, src)
     if not table.baselines:
         table.add_column(C.CONSTANT_REWARD, baseline=True)
     return table
@@ -233,16 +234,15 @@ def information_table(session: EvalSession) -> Table:
         episodes = scored["episode"].numpy()
         table.scored_on(cfg.split, episodes)
         y = scored["rewards"][:, 0].numpy() > 0
-        score = event_scores(
-            transition_features(session, c.encoder, src, "train", cfg.probe_train_samples),
-            train["rewards"][:, 0].numpy() > 0,
-            transition_features(session, c.encoder, src, cfg.split, cfg.max_samples),
-            y,
-        )
+        x_tr = transition_features(session, c.encoder, src, "train", cfg.probe_train_samples)
+        x_te = transition_features(session, c.encoder, src, cfg.split, cfg.max_samples)
+        with session.timed("read-outs on latents"), threadpool_limits(1):
+            score = event_scores(x_tr, train["rewards"][:, 0].numpy() > 0, x_te, y)
         _set_scores(table, c.label, y, score, episodes)
         if src.key not in done:
             done.add(src.key)
-            _store_baselines(session, table, src, train, scored, episodes)
+            with session.timed("read-out on pooled pixels"), threadpool_limits(1):
+                _store_baselines(session, table, src, train, scored, episodes)
     if not table.baselines:
         table.add_column(C.CHANCE, baseline=True)
     return table

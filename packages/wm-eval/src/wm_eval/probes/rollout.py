@@ -9,7 +9,7 @@ import torch
 from wm_eval import columns as C
 from wm_eval.baselines import LinearDynamics, open_loop, shuffled_actions
 from wm_eval.data import DataSource
-from wm_eval.loading import ModelGroup, apply_batched, encode
+from wm_eval.loading import ModelGroup, apply_batched
 from wm_eval.plots import line_plot
 from wm_eval.probes.registry import probe
 from wm_eval.probes.rollout_pixels import pixel_table, row_key
@@ -83,9 +83,10 @@ def _predictions(
     target = _target(g)
     batch = src.batch(cfg.split, horizon, cfg.max_samples, cfg.seed)
     actions = batch["actions"]
-    z_start = encode(g.encoder, batch["frames"][:, : src.context], session.device, cfg.batch_size)
+    z_start = session.latents(g.encoder, src, cfg.split, horizon, cfg.max_samples, 0)
     z0 = session.latents(target, src, cfg.split, horizon, cfg.max_samples, 0)
-    linear, mean = _linear(session, target, src)
+    with session.timed("linear dynamics fit"):
+        linear, mean = _linear(session, target, src)
     return {
         g.label: latent_rollout(session, g.predictor, z_start, actions),
         C.copy_latent(g.label): [z0] * horizon,

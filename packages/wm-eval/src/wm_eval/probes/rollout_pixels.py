@@ -41,7 +41,7 @@ def protocol_column(label: str, protocol: str) -> str:
     return f"{label}/{protocol}"
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def decoded_rollout(
     modules: tuple[nn.Module, nn.Module, nn.Module],
     frames: torch.Tensor,
@@ -122,10 +122,11 @@ def _baselines(session: EvalSession, table: Table, g: ModelGroup, horizon: int, 
     ref = frame_reference(src, cfg.probe_train_samples, cfg.seed)
     preds = ref.predictions(to_unit(frames[:, T - 1]))
     errors = {name: np.empty((len(eps), horizon)) for name in preds}
-    for k in range(horizon):  # one true frame in memory at a time
-        true = to_unit(frames[:, T + k])
-        for name, pred in preds.items():
-            errors[name][:, k] = window_errors(true, pred)["mse"]
+    with session.timed("pixel baselines"):
+        for k in range(horizon):  # one true frame in memory at a time
+            true = to_unit(frames[:, T + k])
+            for name, pred in preds.items():
+                errors[name][:, k] = window_errors(true, pred)["mse"]
     for name, err in errors.items():
         column = table.add_column(name + session.store_tag(src), baseline=True)
         plot["curves"][column] = _curve(table, column, err, eps)
@@ -146,16 +147,17 @@ def _decoder(session, table, label, g: ModelGroup, comp: Component, horizon: int
     eps = window_episodes(src, cfg.split, horizon, batch)
     T, n_gif = src.context, min(cfg.gif_samples, len(eps))
     for column, protocol in zip(columns, protocols, strict=True):
-        errors, frames = decoded_rollout(
-            (enc, pred, comp.get("decoder")),
-            batch["frames"],
-            batch["actions"],
-            T,
-            reencode=protocol == PIXEL_LOOP,
-            device=session.device,
-            batch_size=cfg.batch_size,
-            keep=n_gif,
-        )
+        with session.timed(f"decoded rollouts ({protocol})"):
+            errors, frames = decoded_rollout(
+                (enc, pred, comp.get("decoder")),
+                batch["frames"],
+                batch["actions"],
+                T,
+                reencode=protocol == PIXEL_LOOP,
+                device=session.device,
+                batch_size=cfg.batch_size,
+                keep=n_gif,
+            )
         plot["curves"][column] = _curve(table, column, errors, eps)
         if n_gif and column == columns[0]:
             safe = column.replace("/", "_").replace(" ", "_")

@@ -9,11 +9,13 @@ same architecture, the same read-out on pooled pixels, and a constant predictor.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 
 from wm_eval import columns as C
 from wm_eval.data import DataSource
@@ -89,6 +91,7 @@ def predictions(
     """
     preds: dict[str, np.ndarray] = {}
     shared: dict[bytes, list[StateVariable]] = {}
+    logistic: dict[str, tuple] = {}
     for v in variables:
         rows = train.defined[v.name]
         if not rows.any():
@@ -97,9 +100,10 @@ def predictions(
         if x_train is None or x_test is None:
             preds[v.name] = constant_prediction(y, n_test, categorical=v.categorical)
         elif v.categorical:
-            preds[v.name] = fit_predict(x_train[rows], y, x_test, categorical=True)
+            logistic[v.name] = (x_train[rows], y, x_test)
         else:
             shared.setdefault(np.packbits(rows).tobytes(), []).append(v)
+    preds.update(fit_categorical(logistic))
     for members in shared.values():
         assert x_train is not None and x_test is not None
         rows = train.defined[members[0].name]
@@ -107,6 +111,21 @@ def predictions(
         p = fit_predict(x_train[rows], y, x_test, categorical=False).reshape(n_test, -1)
         preds.update({v.name: p[:, i] for i, v in enumerate(members)})
     return preds
+
+
+def fit_categorical(jobs: dict[str, tuple]) -> dict[str, np.ndarray]:
+    """Logistic read-outs of several variables, fit side by side on the available threads.
+
+    L-BFGS spends its time in matrix-vector products, which a multi-threaded BLAS speeds up
+    little (and slows down on busy cores): one BLAS thread per fit, one fit per thread.
+    Each fit is independent, so the results are those of fitting them one after another.
+    """
+    if not jobs:
+        return {}
+    workers = min(len(jobs), max(1, torch.get_num_threads()))
+    with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
+        futures = {k: pool.submit(fit_predict, *j, categorical=True) for k, j in jobs.items()}
+        return {k: f.result() for k, f in futures.items()}
 
 
 def score_column(
@@ -234,15 +253,16 @@ def run(session: EvalSession) -> list[Table]:
             )
             continue
         if src.key not in stores:
-            stores[src.key] = data = store_data(session, src)
+            with session.timed("targets and pooled pixels"):
+                stores[src.key] = data = store_data(session, src)
             if data is not None:
                 declare_rows(table, data.variables)
                 tag = session.store_tag(src)
                 px_tr, px_te = data.pixels
                 pixels = table.add_column(PIXELS + tag, baseline=True)
-                _fill(
-                    table, pixels, score_column(data.variables, data.train, data.test, px_tr, px_te)
-                )
+                with session.timed("read-outs on pooled pixels"):
+                    cells = score_column(data.variables, data.train, data.test, px_tr, px_te)
+                _fill(table, pixels, cells)
                 const = table.add_column(CONSTANT + tag, baseline=True)
                 _fill(table, const, score_column(data.variables, data.train, data.test, None, None))
         data = stores[src.key]
@@ -250,7 +270,9 @@ def run(session: EvalSession) -> list[Table]:
             continue
         z_tr = session.latents(c.encoder, src, "train", HORIZON, cfg.probe_train_samples, 0)
         z_te = session.latents(c.encoder, src, cfg.split, HORIZON, cfg.max_samples, 0)
-        _fill(table, c.label, score_column(data.variables, data.train, data.test, z_tr, z_te))
+        with session.timed("read-outs on latents"):
+            cells = score_column(data.variables, data.train, data.test, z_tr, z_te)
+        _fill(table, c.label, cells)
     if not any(d is not None for d in stores.values()):
         return []
     _plot(session, table)

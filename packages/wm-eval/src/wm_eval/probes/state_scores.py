@@ -23,7 +23,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from wm_eval.metrics.probes import RIDGE_ALPHAS
-from wm_eval.stats import Measurement
+from wm_eval.stats import Measurement, Parts, joined
 
 NAN = float("nan")
 
@@ -130,13 +130,83 @@ def variable_cells(
             f"{len(episodes)} differ"
         )
     if not categorical:
-        m = Measurement(episodes, masked(r2, y, p, defined))
+        m = Measurement(episodes, masked(r2, y, p, defined), _r2_parts(y, p, defined, episodes))
         return Cells(m, m)
+    counts = _class_parts(y, p, defined, episodes)
     return Cells(
-        Measurement(episodes, masked(balanced_accuracy, y, p, defined)),
-        Measurement(episodes, masked(adjusted_balanced_accuracy, y, p, defined)),
-        Measurement(episodes, masked(macro_f1, y, p, defined)),
+        Measurement(episodes, masked(balanced_accuracy, y, p, defined), counts(_balanced)),
+        Measurement(episodes, masked(adjusted_balanced_accuracy, y, p, defined), counts(_adjusted)),
+        Measurement(episodes, masked(macro_f1, y, p, defined), counts(_macro_f1)),
     )
+
+
+def _r2_parts(y: np.ndarray, p: np.ndarray, defined: np.ndarray, episodes: np.ndarray) -> Parts:
+    """Per-window ``[1, y, y², (y − p)²]`` on defined windows (``y`` centred), for R²."""
+    d = np.asarray(defined, dtype=bool)
+    y = np.asarray(y, dtype=np.float64)
+    yc = y - (y[d].mean() if d.any() else 0.0)
+    res = (y - np.asarray(p, dtype=np.float64)) ** 2
+    per_window = np.where(d[:, None], np.stack([np.ones_like(yc), yc, yc * yc, res], 1), 0.0)
+    return Parts.of_windows(per_window, episodes, _r2_from_sums)
+
+
+def _r2_from_sums(s: np.ndarray) -> np.ndarray:
+    n, s1, s2, res = s[..., 0], s[..., 1], s[..., 2], s[..., 3]
+    safe = np.where(n > 0, n, 1.0)
+    total = s2 - s1 * s1 / safe
+    ok = (n >= 2) & (total > 1e-12 * np.maximum(s2, 1e-300))
+    return np.where(ok, 1.0 - res / np.where(ok, total, 1.0), NAN)
+
+
+def _class_parts(y, p, defined, episodes) -> Callable[[Callable], Parts]:
+    """Per-window class indicators ``[n_c, hit_c, said_c]`` (K classes each) on defined windows.
+
+    Returns a maker of ``Parts`` for a statistic of the class counts summed over episodes.
+    """
+    d = np.asarray(defined, dtype=bool)
+    y, p = np.asarray(y), np.asarray(p)
+    classes = np.unique(y[d])
+    is_c = (y[:, None] == classes) & d[:, None]
+    said = (p[:, None] == classes) & d[:, None]
+    per_window = np.concatenate([is_c, is_c & said, said], axis=1).astype(np.float64)
+    sums = Parts.of_windows(per_window, episodes, _balanced).sums
+    return lambda combine: Parts(sums, combine)
+
+
+def _split(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    k = s.shape[-1] // 3
+    return s[..., :k], s[..., k : 2 * k], s[..., 2 * k :]
+
+
+def _balanced(s: np.ndarray) -> np.ndarray:
+    n, hit, _ = _split(s)
+    present = n > 0
+    recall = np.where(present, hit / np.where(present, n, 1.0), 0.0)
+    k = present.sum(axis=-1)
+    return np.where(k > 0, recall.sum(axis=-1) / np.maximum(k, 1), NAN)
+
+
+def _adjusted(s: np.ndarray) -> np.ndarray:
+    k = (_split(s)[0] > 0).sum(axis=-1)
+    chance = 1.0 / np.maximum(k, 1)
+    return np.where(k >= 2, (_balanced(s) - chance) / (1.0 - np.where(k >= 2, chance, 0.0)), NAN)
+
+
+def _macro_f1(s: np.ndarray) -> np.ndarray:
+    n, tp, said = _split(s)
+    present = n > 0
+    den = 2 * tp + (said - tp) + (n - tp)
+    f1 = np.where(present, 2 * tp / np.where(den > 0, den, 1.0), 0.0)
+    k = present.sum(axis=-1)
+    return np.where(k > 0, f1.sum(axis=-1) / np.maximum(k, 1), NAN)
+
+
+def _nanmean(values: list[np.ndarray]) -> np.ndarray:
+    v = np.stack(values, axis=-1)
+    finite = np.isfinite(v).any(axis=-1)
+    kept = np.where(np.isnan(v), 0.0, v)
+    count = (~np.isnan(v)).sum(axis=-1)
+    return np.where(finite, kept.sum(axis=-1) / np.maximum(count, 1), NAN)
 
 
 def average(members: Sequence[Measurement]) -> Measurement:
@@ -153,4 +223,7 @@ def average(members: Sequence[Measurement]) -> Measurement:
         values = np.array([s(idx) for s in stats], dtype=np.float64)
         return float(np.nanmean(values)) if np.isfinite(values).any() else NAN
 
-    return Measurement(episodes, statistic)
+    parts = None
+    if all(m.parts is not None for m in members):
+        parts = joined([m.parts for m in members], _nanmean)  # type: ignore[misc]
+    return Measurement(episodes, statistic, parts)
