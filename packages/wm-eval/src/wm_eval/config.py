@@ -62,11 +62,11 @@ class EvalConfig:
     Cost: each state is encoded once per encoder weights and shared by every probe; the
     bootstrap (1000 resamples) of mean-type cells (means, pooled means, R², balanced accuracy,
     F1, latent error over variance) runs on per-episode sums in milliseconds, so resamples are
-    not cut. Windows within an episode are correlated, so an interval narrows with the number
-    of scored episodes, not windows: on a store with few test episodes, a smaller
-    ``max_samples`` costs little width; it stays 4000 so reports keep their numbers. What is
-    left is the read-outs on 16×16 pooled pixels (an L-BFGS logistic per categorical variable,
-    fit side by side) and the decoders of the decoded rollout.
+    not cut. The bootstrap resamples episodes, so the number of scored episodes bounds an
+    interval's width whatever the window count; the window subsamples keep their sizes so
+    reports keep their numbers (their width-per-window trade-off is not measured yet). What
+    is left is the read-outs on 16×16 pooled pixels (an L-BFGS logistic per categorical
+    variable, fit side by side) and the decoders of the decoded rollout.
     """
 
     probes: tuple[str, ...] | None = None
