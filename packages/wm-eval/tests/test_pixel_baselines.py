@@ -15,7 +15,7 @@ from wm_eval import EvalConfig, EvalSession, regions
 from wm_eval import columns as C
 from wm_eval.baselines import FrameReference, blur_frames
 from wm_eval.data import DataSource
-from wm_eval.loading import load_group
+from wm_eval.evaluation import load_runs
 from wm_eval.metrics.images import (
     changed_pixels,
     image_errors,
@@ -25,6 +25,7 @@ from wm_eval.metrics.images import (
 )
 from wm_eval.probes import reconstruction, rollout
 from wm_eval.regions import object_regions
+from wm_eval.report import Report
 from wm_eval.runs import discover
 from wm_eval.scoring import NextFrameWindows, frame_reference
 from wm_eval.stats import WORSE, compare
@@ -44,13 +45,7 @@ def make_session(runs, names, out, **config) -> EvalSession:
     """A session over real tiny runs whose modules a test may then replace."""
     cfg = EvalConfig(**{**SMALL, "probes": ("reconstruction", "rollout"), **config})
     device = torch.device("cpu")
-    infos = discover([runs[n] for n in names])
-    groups = [load_group(info, n, device) for info, n in zip(infos, names, strict=True)]
-    shared: dict = {}
-    sources = {}
-    for info, n in zip(infos, names, strict=True):
-        src = DataSource.from_run(info)
-        sources[n] = shared.setdefault(src.key, src)
+    groups, sources = load_runs(discover([runs[n] for n in names]), names, cfg, device, Report())
     return EvalSession(cfg, device, out, groups, sources)
 
 

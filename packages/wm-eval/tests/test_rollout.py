@@ -11,12 +11,12 @@ from torch import nn
 from wm_eval import EvalConfig, EvalSession
 from wm_eval import columns as C
 from wm_eval.baselines import LinearDynamics, open_loop, shuffled_actions
-from wm_eval.data import DataSource
-from wm_eval.loading import load_group
+from wm_eval.evaluation import load_runs
 from wm_eval.metrics import normalised_latent_error
 from wm_eval.metrics.rollout import error_over_variance, squared_errors
 from wm_eval.probes import rollout
 from wm_eval.probes.rollout_pixels import decoded_rollout
+from wm_eval.report import Report
 from wm_eval.runs import discover
 
 SMALL = dict(
@@ -28,13 +28,7 @@ def make_session(runs, names, out, **config) -> EvalSession:
     """A session over real tiny runs whose modules a test may then replace."""
     cfg = EvalConfig(**{**SMALL, "probes": ("rollout",), "gif_samples": 1, **config})
     device = torch.device("cpu")
-    infos = discover([runs[n] for n in names])
-    groups = [load_group(info, n, device) for info, n in zip(infos, names, strict=True)]
-    shared: dict = {}
-    sources = {}
-    for info, n in zip(infos, names, strict=True):
-        src = DataSource.from_run(info)
-        sources[n] = shared.setdefault(src.key, src)
+    groups, sources = load_runs(discover([runs[n] for n in names]), names, cfg, device, Report())
     return EvalSession(cfg, device, out, groups, sources)
 
 

@@ -11,23 +11,12 @@ import torch
 
 import wm_models
 from wm_train import DataConfig, FreezeModules, OptimConfig, Trainer, TrainState
-from wm_train.testing import jepa_trainer
+from wm_train.testing import assert_same_tensors, assert_same_training, jepa_trainer
 from wm_train.train_state import rng_state
 
 
 def checkpoint(run_dir: Path) -> dict:
     return wm_models.load_checkpoint(run_dir / "checkpoints" / "last.pt")
-
-
-def assert_same_tensors(a, b, where: str = "") -> None:
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), f"differs at {where}"
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            assert_same_tensors(a[key], b[key], f"{where}/{key}")
-    else:
-        assert a == b, where
 
 
 EXTRA_KEYS = {
@@ -106,12 +95,9 @@ def test_a_run_in_the_earlier_layout_resumes_bit_exactly(tiny_store: Path, tmp_p
     jepa_trainer(tiny_store, tmp_path / "old").fit(max_epochs=1)
     _earlier_layout(tmp_path / "old")
     jepa_trainer(tiny_store, tmp_path / "old").fit(resume=True)
-    a, b = checkpoint(tmp_path / "straight"), checkpoint(tmp_path / "old")
-    for role in ("encoder", "predictor", "target_encoder"):
-        assert_same_tensors(
-            a["modules"][role]["state_dict"], b["modules"][role]["state_dict"], role
-        )
-    assert_same_tensors(a["extra"]["optimizer"]["state"], b["extra"]["optimizer"]["state"], "adam")
+    a, b = assert_same_training(
+        tmp_path / "straight", tmp_path / "old", ("encoder", "predictor", "target_encoder")
+    )
     assert a["extra"]["collapse_reference"] == b["extra"]["collapse_reference"]
     info = json.loads((tmp_path / "old" / "run.json").read_text())
     assert info["status"] == "finished" and info["version"] == 1

@@ -19,24 +19,13 @@ from wm_train import (
     UnfreezeAfter,
     UnknownNameError,
 )
-from wm_train.testing import jepa_trainer
+from wm_train.testing import assert_same_tensors, assert_same_training, jepa_trainer
+
+ROLES = ("encoder", "predictor", "target_encoder")
 
 
 def checkpoint(run_dir: Path, name: str = "last") -> dict:
     return wm_models.load_checkpoint(run_dir / "checkpoints" / f"{name}.pt")
-
-
-def assert_same_tensors(a, b, where: str = "") -> None:
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), f"differs at {where}"
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            assert_same_tensors(a[key], b[key], f"{where}/{key}")
-    elif isinstance(a, list):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_same_tensors(x, y, f"{where}[{i}]")
 
 
 def test_resume_is_bit_exact(tiny_store: Path, tmp_path: Path) -> None:
@@ -44,12 +33,7 @@ def test_resume_is_bit_exact(tiny_store: Path, tmp_path: Path) -> None:
     jepa_trainer(tiny_store, tmp_path / "split").fit(max_epochs=1)
     assert json.loads((tmp_path / "split" / "run.json").read_text())["epochs_done"] == 1
     jepa_trainer(tiny_store, tmp_path / "split").fit(resume=True)
-    a, b = checkpoint(tmp_path / "straight"), checkpoint(tmp_path / "split")
-    for role in ("encoder", "predictor", "target_encoder"):
-        assert_same_tensors(
-            a["modules"][role]["state_dict"], b["modules"][role]["state_dict"], role
-        )
-    assert_same_tensors(a["extra"]["optimizer"]["state"], b["extra"]["optimizer"]["state"], "adam")
+    a, b = assert_same_training(tmp_path / "straight", tmp_path / "split", ROLES)
     assert a["extra"]["global_step"] == b["extra"]["global_step"]
     info = json.loads((tmp_path / "split" / "run.json").read_text())
     assert info["status"] == "finished" and info["epochs_done"] == 2

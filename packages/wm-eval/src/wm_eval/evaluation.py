@@ -13,7 +13,7 @@ from wm_core import resolve_device
 from wm_eval.config import EvalConfig
 from wm_eval.data import DataSource
 from wm_eval.headline import build_headline
-from wm_eval.loading import load_group
+from wm_eval.loading import ModelGroup, load_group
 from wm_eval.probes import PROBES
 from wm_eval.provenance import collect
 from wm_eval.report import Report
@@ -75,19 +75,15 @@ def _stores(sources: dict[str, DataSource | None]) -> list[tuple[list[str], Data
     return list(by_key.values())
 
 
-def evaluate(
-    run_paths: Sequence[str | Path], out_dir: str | Path, config: EvalConfig | None = None
-) -> Report:
-    """Evaluate runs side by side; writes ``report.md``, ``report.json`` and ``plots/``."""
-    config = config or EvalConfig()
-    if not run_paths:
-        raise ValueError("runs: name at least one run directory")
-    out_dir = Path(out_dir)
-    torch.manual_seed(config.seed)
-    device = resolve_device(config.device)
-    runs = discover(run_paths)
-    labels = _labels(runs)
-    report = Report(config=config.to_dict())
+def load_runs(
+    runs: Sequence[RunInfo],
+    labels: Sequence[str],
+    config: EvalConfig,
+    device: torch.device,
+    report: Report,
+) -> tuple[list[ModelGroup], dict[str, DataSource | None]]:
+    """Each run's modules and store (runs on the same store share one ``DataSource``); what
+    cannot be loaded becomes a report note and n/a columns."""
     groups, sources = [], {}
     shared: dict[tuple, DataSource] = {}
     for run, label in zip(runs, labels, strict=True):
@@ -109,6 +105,23 @@ def evaluate(
                 f"data.test_fraction, so {src.test_fraction} is assumed; its training may have "
                 f"seen the episodes now scored as the {config.split} split."
             )
+    return groups, sources
+
+
+def evaluate(
+    run_paths: Sequence[str | Path], out_dir: str | Path, config: EvalConfig | None = None
+) -> Report:
+    """Evaluate runs side by side; writes ``report.md``, ``report.json`` and ``plots/``."""
+    config = config or EvalConfig()
+    if not run_paths:
+        raise ValueError("runs: name at least one run directory")
+    out_dir = Path(out_dir)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    runs = discover(run_paths)
+    labels = _labels(runs)
+    report = Report(config=config.to_dict())
+    groups, sources = load_runs(runs, labels, config, device, report)
     out_dir.mkdir(parents=True, exist_ok=True)  # only once every run and checkpoint is read
     session = EvalSession(config, device, out_dir, groups, sources, report)
     for name in config.probes:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+
+import wm_models
 from wm_train.config import DataConfig, OptimConfig
 from wm_train.trainer import Trainer
 
-__all__ = ["jepa_trainer"]
+__all__ = ["assert_same_tensors", "assert_same_training", "jepa_trainer"]
 
 
 def jepa_trainer(store: str | Path, run_dir: str | Path, **overrides: Any) -> Trainer:
@@ -33,3 +36,36 @@ def jepa_trainer(store: str | Path, run_dir: str | Path, **overrides: Any) -> Tr
     )
     kwargs.update(overrides)
     return Trainer(**kwargs)
+
+
+def assert_same_tensors(a: Any, b: Any, where: str = "") -> None:
+    """Nested dicts / lists of tensors equal bit for bit (``where`` names the first difference)."""
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), f"differs at {where}"
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_same_tensors(a[key], b[key], f"{where}/{key}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same_tensors(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def assert_same_training(
+    run_a: str | Path, run_b: str | Path, roles: tuple[str, ...], name: str = "last"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two runs' checkpoints hold identical weights for ``roles`` and identical optimiser state
+    (the resume guarantee); returns both checkpoints for further checks."""
+    a, b = (
+        wm_models.load_checkpoint(Path(run) / "checkpoints" / f"{name}.pt")
+        for run in (run_a, run_b)
+    )
+    for role in roles:
+        assert_same_tensors(
+            a["modules"][role]["state_dict"], b["modules"][role]["state_dict"], role
+        )
+    assert_same_tensors(a["extra"]["optimizer"]["state"], b["extra"]["optimizer"]["state"], "adam")
+    return a, b
