@@ -1,7 +1,7 @@
 """``wm-eval``: compare runs side by side in one report.
 
 wm-eval --gin configs/eval.gin --run runs/jepa --run runs/encoder_decoder [--out DIR]
-        [--bind "EvalConfig.max_samples = 1000"]
+        [--bind "EvalConfig.max_samples = 1000"] [--probe control]
 """
 
 from __future__ import annotations
@@ -36,19 +36,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--run", action="append", required=True, help="run directory (repeatable, in order)"
     )
     p.add_argument("--out", default=None, help="output folder (default: eval_output.out_dir)")
+    p.add_argument(
+        "--probe",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only these probes (repeatable; overrides EvalConfig.probes), e.g. control",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
 
 def _configure(args: argparse.Namespace, argv: Sequence[str]) -> EvalConfig:
     """Parse gin and build the config: every mistake surfaces here, before any work."""
-    import wm_eval.probes  # noqa: F401  (the probe registry, so its plugin group loads first)
+    from wm_eval.probes import PROBES  # the registry, so its plugin group loads first
 
-    parse_config(args.gin, args.bind, command=command_line("wm-eval", argv))
+    chosen = [f"EvalConfig.probes = {tuple(args.probe)!r}"] if args.probe else []
+    parse_config(args.gin, [*args.bind, *chosen], command=command_line("wm-eval", argv))
     try:
-        return GinEvalConfig()
+        config = GinEvalConfig()
     except (ValueError, TypeError) as exc:
         raise ConfigError(str(exc)) from exc
+    for name in config.probes:  # a probe's own settings (ControlConfig) are checked up front too
+        getattr(PROBES.get(name), "check_settings", lambda: None)()
+    return config
 
 
 def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> int:

@@ -25,6 +25,11 @@ PIXELS = f"pixels, {POOLED}×{POOLED} pooled (s, s')"
 COPY_LATENT_SUFFIX = " · copy-latent"
 TRUE_NEXT, PRED_NEXT, COPY_NEXT = ": true next", ": predicted next", ": copy-latent"
 TRAINED_ON = " [trained on {source}]"
+RANDOM_POLICY = "random policy"
+BEHAVIOUR_AGENT = "behaviour agent"
+PLANNER_SEP = " · planner "
+ACTION_BLIND = ", action-blind"
+PLAYED = "played"  # the control table's "split": real-game episodes, not store windows
 
 
 def copy_latent(run: str) -> str:
@@ -62,12 +67,25 @@ def reward_head_columns(stem: str) -> dict[str, str]:
     return {"true": stem + TRUE_NEXT, "pred": stem + PRED_NEXT, "copy": stem + COPY_NEXT}
 
 
+def planner(component: str, name: str, *, blind: bool = False) -> str:
+    """A control column: latent MPC with a component's model (``blind``: copy-latent predictor)."""
+    return f"{component}{PLANNER_SEP}{name}{ACTION_BLIND if blind else ''}"
+
+
+def behaviour_agent(policy: str, epsilon: float) -> str:
+    """The store's behaviour policy column: ``behaviour agent (epsilon, ε=0.2)``."""
+    extra = f", ε={epsilon:g}" if policy == "epsilon" else ""
+    return f"{BEHAVIOUR_AGENT} ({policy}{extra})"
+
+
 def owner(column: str, runs: Sequence[str]) -> str | None:
     """The run a column belongs to: its own label, ``run/derived...`` or ``run · copy-latent``."""
     suffixes = (copy_latent(""), mean_latent(""), linear_dynamics(""), shuffled_actions(""))
     hits = [
         r
         for r in runs
-        if column == r or column.startswith(f"{r}/") or column in {r + s for s in suffixes}
+        if column == r
+        or column.startswith((f"{r}/", f"{r}{PLANNER_SEP}"))
+        or column in {r + s for s in suffixes}
     ]
     return max(hits, key=len) if hits else None

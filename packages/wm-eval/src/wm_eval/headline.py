@@ -27,7 +27,8 @@ from wm_eval.report import NA, Report, Table
 
 LOWER, HIGHER = "lower", "higher"
 PIXELS, LATENT, PROBE, REWARD, GEOMETRY = "pixels", "latent", "probe", "reward", "geometry"
-SAME_SPACE = (PIXELS, PROBE, REWARD)  # rows where two runs' figures may be compared
+CONTROL = "game return"
+SAME_SPACE = (PIXELS, PROBE, REWARD, CONTROL)  # rows where two runs' figures may be compared
 PIXEL_BASELINES = (C.COPY_FRAME, C.MEAN_FRAME, C.MEDIAN_FRAME, C.BLUR_FRAME)
 PIXEL_LOOP = "/pixel loop"  # the decode→re-encode protocol column of a decoded rollout
 BaselineFilter = Callable[[str, str, Sequence[str]], bool]  # (column, run, runs) -> bool
@@ -84,7 +85,8 @@ class Headline:
         "strongest trivial baseline in the same space (the candidate with the best value on "
         "that row: copy-last-frame / mean / median frame / blur for pixels; the run's own "
         "copy-latent / mean-latent / linear-dynamics / shuffled-actions for its latent; "
-        "random-init / pooled pixels / constant / chance for probes). 'beats' only when the "
+        "random-init / pooled pixels / constant / chance for probes; the random policy on the "
+        "same env seeds for game return). 'beats' only when the "
         "interval of the paired difference on the same windows excludes 0 in the good "
         "direction; otherwise 'no better than' (or 'worse than'). 'no interval': the table has "
         "no per-window scores, so no verdict. Runs are compared with each other only in the "
@@ -413,6 +415,16 @@ HEADLINE_SPECS: tuple[RowSpec | RewardSpec, ...] = (
         prefixes(C.RANDOM_INIT),
         metric_na="trustworthiness vs RAM state",
     ),
+    RowSpec(
+        "planning_return",
+        "mean game return, latent MPC with the dynamics reward head (control)",
+        HIGHER,
+        "control",
+        "control",
+        "return",
+        CONTROL,
+        prefixes(C.RANDOM_POLICY),
+    ),
 )
 
 
@@ -424,6 +436,6 @@ def build_headline(report: Report) -> Headline:
     """
     runs = list(report.runs)
     tables = {t.name: t for t in report.tables}
-    splits = {t.split for t in report.tables if t.split}
+    splits = {t.split for t in report.tables if t.split and t.split != C.PLAYED}
     rows = [row for spec in HEADLINE_SPECS for row in spec.build(tables, runs)]
     return Headline(runs, rows, split=", ".join(sorted(splits)) or None)

@@ -25,11 +25,17 @@ DEFAULT_ORDER = 1000
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def probe(name: str, *, order: int = DEFAULT_ORDER, force: bool = False) -> Callable[[F], F]:
-    """Register a probe under ``name``; ``order`` places it in the default list (lower first)."""
+def probe(
+    name: str, *, order: int = DEFAULT_ORDER, force: bool = False, default: bool = True
+) -> Callable[[F], F]:
+    """Register a probe under ``name``; ``order`` places it in the default list (lower first).
+
+    ``default=False``: an opt-in probe (one that costs real game time), run only when named.
+    """
 
     def decorate(fn: F) -> F:
         fn.probe_order = order  # type: ignore[attr-defined]
+        fn.probe_default = default  # type: ignore[attr-defined]
         PROBES.register(name, fn, force=force)
         return fn
 
@@ -37,8 +43,8 @@ def probe(name: str, *, order: int = DEFAULT_ORDER, force: bool = False) -> Call
 
 
 def default_probes() -> tuple[str, ...]:
-    """Every registered probe (plugins included), by ``order`` then name."""
-    names = PROBES.names()
+    """Every registered probe (plugins included) but the opt-in ones, by ``order`` then name."""
+    names = [n for n in PROBES.names() if getattr(PROBES.get(n), "probe_default", True)]
     return tuple(
         sorted(names, key=lambda n: (getattr(PROBES.get(n), "probe_order", DEFAULT_ORDER), n))
     )
