@@ -1,0 +1,5 @@
+import sys
+
+from wm_sweep.cli import main
+
+sys.exit(main())
