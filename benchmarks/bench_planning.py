@@ -1,14 +1,15 @@
 """Planning speed of the control probe: batched candidate rollouts against one sequence at a time.
 
 - planning_batched_vs_sequential: decisions per second of the control probe's default planner
-  (CEM, 256 candidates x horizon 8 x 3 iterations) when every candidate sequence is rolled
-  through the predictor in one batch (``LatentModel``, one predictor and reward-head call of
-  256 rows per step) divided by the same planner, same model, same states and same sampling
-  seeds rolling one sequence at a time (``LatentModel.sequential()``: 256 calls of one row per
-  step), the median of the same number of interleaved repeats, same threads (target >= 10x).
-  One thread on both sides: on a shared 2-core machine a two-thread matrix product waits for
-  whichever thread was descheduled (measured: 38 ms for a 256-row call on 2 threads, 5 ms on
-  1), which would time the machine's load rather than the rollout.
+  (``ControlConfig()``: CEM, 128 candidates x horizon 6 x 2 iterations) when every candidate
+  sequence is rolled through the predictor in one batch (``LatentModel``, one predictor and
+  reward-head call of 128 rows per step) divided by the same planner, same model, same states
+  and same sampling seeds rolling one sequence at a time (``LatentModel.sequential()``: 128
+  calls of one row per step), the median of the same number of interleaved repeats, same
+  threads (target >= 10x). One thread on both sides: on a shared 2-core machine a two-thread
+  matrix product waits for whichever thread was descheduled (measured: 38 ms for a 256-row
+  predictor and head call on 2 threads, 5 ms on 1), which would time the machine's load rather
+  than the rollout.
 
 The model is the default architecture at the default 64x64 scale (conv encoder over 4 frames,
 MLP predictor, MLP reward head, latent 64) with random weights: speed does not depend on them.

@@ -48,14 +48,14 @@ class ControlConfig:
     """
 
     planner: str = "cem"
-    candidates: int = 256
-    horizon: int = 8
-    iterations: int = 3
+    candidates: int = 128
+    horizon: int = 6
+    iterations: int = 2
     elite_fraction: float = 0.1
     smoothing: float = 0.1
     discount: float = 0.99
     episodes: int = 10
-    max_steps: int = 500
+    max_steps: int = 300
     seed: int = 0
 
     def __post_init__(self) -> None:
