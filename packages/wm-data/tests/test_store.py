@@ -16,6 +16,7 @@ from wm_data.store import (
     StoreMismatchError,
     open_store,
 )
+from wm_data.store.filters import dataset_filters
 
 FRAME_SHAPE = (1, 4, 4)
 
@@ -52,7 +53,8 @@ def test_round_trip_is_exact_and_layout_as_designed(tmp_path: Path, write_store)
         chunk = f["frames"].chunks[0]
         assert f["frames"].shape == (chunk + 5 + 1, *FRAME_SHAPE)  # episodes start on chunks
         assert f["frames"].dtype == np.uint8
-        assert f["frames"].compression == "gzip" and f["frames"].compression_opts == 1
+        assert [c for c, _ in dataset_filters(f["frames"])] == [32015, 3]  # Zstandard, Fletcher-32
+        assert f.attrs["compression"] == "zstd:3"
         assert 64 <= f["frames"].chunks[0] <= 256
         assert f["actions"].shape == (chunk + 5,) and f["rewards"].dtype == np.float32
         assert f["terminated"].dtype == bool and f["truncated"].dtype == bool

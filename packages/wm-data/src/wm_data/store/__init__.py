@@ -3,7 +3,7 @@
 Layout of one file (a *shard*)::
 
     /            attrs: format="wm-replay", version, env_id, frameskip, obs_shape, ... (metadata)
-    /frames      uint8  [N_frames, C, H, W]   chunked along N (256 frames), gzip level 1
+    /frames      uint8  [N_frames, C, H, W]   chunked along N (256 frames), Zstandard level 3
     /ram         uint8  [N_frames, 128]       when has_ram (stored as 128-byte elements, shuffled)
     /actions     int64  [N_steps]
     /rewards     float32[N_steps]
@@ -15,11 +15,16 @@ An episode of L steps owns L+1 frames. Each episode is written whole and the fil
 episode table row goes in last, so rows beyond the table are leftovers of an interrupted write:
 readers ignore them and a writer reopening the file trims them.
 
+Stores written before Zstandard became the default are gzip-1 and read as before; the filter a
+file uses is in its ``compression`` attribute (:mod:`~wm_data.store.filters`).
+
 The modules: :mod:`~wm_data.store.schema` (format, version, metadata fields and their checks),
+:mod:`~wm_data.store.filters` (compression filters and whether this Python can decode them),
 :mod:`~wm_data.store.h5file` (opening, the writer lock, SWMR repair),
 :mod:`~wm_data.store.writer` and :mod:`~wm_data.store.reader`. Import from here.
 """
 
+from wm_data.store.filters import COMPRESSIONS, DEFAULT_COMPRESSION
 from wm_data.store.reader import (
     GLOBAL_EPISODE_DTYPE,
     Episode,
@@ -44,7 +49,9 @@ from wm_data.store.schema import (
 from wm_data.store.writer import ReplayWriter
 
 __all__ = [
+    "COMPRESSIONS",
     "DEFAULT_CHUNK_FRAMES",
+    "DEFAULT_COMPRESSION",
     "EPISODE_DTYPE",
     "FORMAT",
     "GLOBAL_EPISODE_DTYPE",

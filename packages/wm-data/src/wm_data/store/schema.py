@@ -21,8 +21,6 @@ STORE_SUFFIXES = (".h5", ".hdf5")
 DEFAULT_CHUNK_FRAMES = 256
 RAM_SIZE = 128
 RAM_DTYPE = np.dtype((np.uint8, (RAM_SIZE,)))
-# RAM is a few percent of the bytes; the top gzip level shrinks it by a fifth at no visible cost.
-RAM_GZIP_LEVEL = 9
 EPISODE_DTYPE = np.dtype(
     [
         ("frame_start", "<i8"),
@@ -112,6 +110,7 @@ def header(
 ) -> dict[str, Any]:
     """The metadata every new store starts with, before the collector's own fields."""
     from wm_data import __version__
+    from wm_data.store.filters import describe  # filters imports StoreError from here
 
     return {
         "format": FORMAT,
@@ -119,7 +118,7 @@ def header(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "package_version": __version__,
         "chunk_frames": chunk_frames,
-        "compression": f"{compression}:{compression_opts}" if compression else "none",
+        "compression": describe(compression, compression_opts),
     }
 
 
@@ -155,11 +154,13 @@ def create_layout(
     compression_opts: int | None,
 ) -> None:
     """Write the header and metadata and create the empty, growable datasets of a new store."""
-    comp: dict[str, Any] = {"compression": compression}
-    if compression == "gzip":
-        comp["compression_opts"] = compression_opts
+    from wm_data.store.filters import CHECKSUM, dataset_options, ram_options
+
+    comp = dataset_options(compression, compression_opts)
+    compressed = "compression" in comp
     obs_shape = tuple(int(v) for v in metadata["obs_shape"])
-    write_attrs(f, {**header(chunk_frames, compression, compression_opts), **metadata})
+    # The header describes this file: it wins over fields copied from another store.
+    write_attrs(f, {**metadata, **header(chunk_frames, compression, compression_opts)})
     f.create_dataset(
         "frames",
         shape=(0, *obs_shape),
@@ -172,17 +173,14 @@ def create_layout(
         # One 128-byte element per frame with the shuffle filter: each RAM byte is then
         # compressed along time (~16 bytes per frame instead of ~40 row by row). Reads
         # return uint8 [n, 128].
-        ram_comp = dict(comp)
-        if compression == "gzip":
-            ram_comp["compression_opts"] = RAM_GZIP_LEVEL
         f.create_dataset(
             "ram",
             shape=(0,),
             maxshape=(None,),
             dtype=RAM_DTYPE,
             chunks=(chunk_frames,),
-            shuffle=compression is not None,
-            **ram_comp,
+            shuffle=compressed,
+            **ram_options(compression),
         )
     for name, dtype in STEP_COLUMNS.items():
         f.create_dataset(
@@ -191,10 +189,12 @@ def create_layout(
             maxshape=(None,),
             dtype=dtype,
             chunks=(chunk_frames,),
-            shuffle=compression is not None and np.dtype(dtype).itemsize > 1,
+            shuffle=compressed and np.dtype(dtype).itemsize > 1,
             **comp,
         )
-    f.create_dataset("episodes", shape=(0,), maxshape=(None,), dtype=EPISODE_DTYPE, chunks=(256,))
+    f.create_dataset(
+        "episodes", shape=(0,), maxshape=(None,), dtype=EPISODE_DTYPE, chunks=(256,), **CHECKSUM
+    )
 
 
 def _check_version(path: Path, f: h5py.File) -> None:
@@ -252,4 +252,7 @@ def validate_layout(path: Path, f: h5py.File) -> tuple[dict[str, Any], np.ndarra
     if episodes.dtype.names != EPISODE_DTYPE.names:
         raise StoreError(f"{path}: /episodes has columns {episodes.dtype.names}, corrupt store")
     _check_coverage(path, f, episodes)
+    from wm_data.store.filters import check_readable
+
+    check_readable(path, f, ("frames", "ram", *STEP_COLUMNS))
     return metadata, episodes

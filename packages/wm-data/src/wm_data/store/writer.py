@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from wm_core import atomic_write
+from wm_data.store.filters import DEFAULT_COMPRESSION, check_compression
 from wm_data.store.h5file import file_size_limit, open_h5, take_writer_lock
 from wm_data.store.schema import (
     DEFAULT_CHUNK_FRAMES,
@@ -39,6 +40,10 @@ class ReplayWriter:
     the episodes the table lists intact. (The padding rows are never written and cost almost
     nothing; readers follow ``frame_start``/``step_start``.)
 
+    New files compress with ``compression`` (``"zstd"``, ``"lz4"``, ``"gzip"``, ``"lzf"`` or
+    ``"none"``) at level ``compression_opts`` (None: the filter's default), recorded in the
+    ``compression`` attribute; appending keeps the file's own filter.
+
     Opening an existing store appends to it after checking that its metadata agrees with
     ``metadata`` on ``check_fields`` (``StoreMismatchError`` names the first that does not) and
     trimming rows an interrupted write left beyond the episode table. ``overwrite=True``
@@ -52,8 +57,8 @@ class ReplayWriter:
         *,
         overwrite: bool = False,
         chunk_frames: int = DEFAULT_CHUNK_FRAMES,
-        compression: str | None = "gzip",
-        compression_opts: int | None = 1,
+        compression: str | None = DEFAULT_COMPRESSION,
+        compression_opts: int | None = None,
         check_fields: Sequence[str] = IDENTITY_FIELDS,
     ) -> None:
         self.path = Path(path)
@@ -66,6 +71,7 @@ class ReplayWriter:
             raise ValueError(f"metadata obs_shape must be (C, H, W), got {obs_shape}")
         if not 1 <= chunk_frames <= 4096:
             raise ValueError(f"chunk_frames must be in [1, 4096], got {chunk_frames}")
+        compression, compression_opts = check_compression(compression, compression_opts)
         metadata.setdefault("has_ram", True)
         self.obs_shape = obs_shape
         self.path.parent.mkdir(parents=True, exist_ok=True)
