@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from wm_core.run_format import OPERATIVE_CONFIG_FILE
 from wm_train.diagnostics import CollapseMonitor
 from wm_train.run_dir import save_checkpoint
+from wm_train.setup import training_record
 
 if TYPE_CHECKING:
     from wm_train.setup import Fit
@@ -243,6 +244,7 @@ class MetricsLogger(Callback):
             {
                 "train/loss": value,
                 "train/lr": batch_metrics.lr,
+                "samples_seen": state.samples_seen,
                 "charts/samples_per_s": sps,
                 "epoch": state.epoch + 1,
                 "train/grad_norm": float(batch_metrics.grad_norm),
@@ -260,7 +262,8 @@ class MetricsLogger(Callback):
 
 class Checkpointer(Callback):
     """``last.pt`` after every epoch and ``best.pt`` on a new best score, each with every role
-    and the whole ``TrainState``; then run.json's ``epochs_done``."""
+    and the whole ``TrainState``; then run.json's ``epochs_done`` and ``training`` (samples
+    seen and steps taken against the planned budget)."""
 
     def on_epoch_end(self, state: TrainState, metrics: dict[str, float]) -> None:
         fit = self.fit
@@ -277,4 +280,7 @@ class Checkpointer(Callback):
         save_checkpoint(fit.run.last, modules, state)
         if state.improved:
             save_checkpoint(fit.run.best, modules, state)
-        fit.run.update(epochs_done=state.epoch)
+        manifest = fit.run.manifest
+        training = training_record(fit.trainer, state, fit.steps_per_epoch, fit.samples_per_epoch)
+        extra = {**(manifest.extra if manifest is not None else {}), "training": training}
+        fit.run.update(epochs_done=state.epoch, extra=extra)

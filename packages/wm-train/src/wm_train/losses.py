@@ -11,6 +11,11 @@ Every loss the Trainer runs is a ``WorldLoss``: besides ``__call__`` it declares
   recorded in run.json for wm-eval;
 - ``state_dict`` / ``load_state_dict``: running state saved in checkpoints (e.g. reward mean).
 
+Optionally, ``prepare(train_set)``: called once before the first step of a new run with the
+training split (a ``wm_data.WindowDataset``), for state measured on the data, such as the
+background frame of the foreground-weighted pixel losses; a resumed run reads it back from its
+checkpoint instead.
+
 Subclass ``BaseLoss`` and write only ``__call__``: the rest has safe defaults. A plain function
 ``loss(world, batch)`` is wrapped the same way by ``make_loss``.
 """
@@ -23,8 +28,16 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 
-from wm_core import Registry, configurable
+from wm_core import Registry, configurable, unknown_name
 from wm_train.diagnostics import batch_std, latent_stats
+from wm_train.latent_reg import LatentRegulariser, variance_covariance  # noqa: F401 (re-export)
+from wm_train.pixel_loss import (
+    PIXEL_LOSSES,
+    foreground_mask,
+    median_frame,
+    pixel_error,
+    train_frames,
+)
 from wm_train.settings import check_int, check_real
 from wm_train.world import World
 
@@ -72,6 +85,9 @@ class BaseLoss:
     def baseline(self, world: World, batch: Batch) -> torch.Tensor | None:
         """No do-nothing baseline unless a loss defines one."""
         return None
+
+    def prepare(self, train_set: Any) -> None:
+        """Nothing to measure on the training split by default."""
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -147,54 +163,183 @@ def context_length(batch: Batch) -> int:
     return batch["frames"].shape[1] - batch["actions"].shape[1]
 
 
-def variance_covariance(z: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
-    """VICReg terms: hinge on per-dim std below 1, and squared off-diagonal covariance / D.
+def check_horizon(key: str, steps: int, batch: Batch) -> None:
+    """A K-step loss needs windows with at least K actions."""
+    if batch["actions"].shape[1] < steps:
+        raise ValueError(
+            f"{key}={steps} needs windows with horizon >= {steps}, "
+            f"got {batch['actions'].shape[1]} (DataConfig.horizon)"
+        )
 
-    Both are zero for a one-sample batch (an epoch's last, say), where they are undefined.
-    """
-    if z.shape[0] < 2:
-        zero = z.float().sum() * 0.0
-        return zero, zero
-    z = z.float() - z.float().mean(0)
-    std = torch.sqrt(z.var(0) + eps)
-    var = F.relu(1.0 - std).mean()
-    n, d = z.shape
-    cov = (z.T @ z) / max(1, n - 1)
-    off = cov - torch.diag(torch.diag(cov))
-    return var, off.pow(2).sum() / d
+
+def step_weighted_mean(steps: list[torch.Tensor], rho: float) -> torch.Tensor:
+    """Mean of per-step losses, step i (0-based) weighted rho^i and the weights normalised to
+    sum to one (TD-MPC2's discount over the rollout; rho = 1 is the plain mean)."""
+    stacked = torch.stack(steps)
+    if rho == 1.0:
+        return stacked.mean()
+    weights = torch.tensor([rho**i for i in range(len(steps))], device=stacked.device)
+    return (stacked * weights).sum() / weights.sum()
+
+
+def _trains_encoder(world: World) -> bool:
+    """The world's encoder is being trained (not frozen, not loaded and kept fixed)."""
+    return "encoder" in world and "encoder" not in world.frozen
 
 
 @register_loss("reconstruction")
 @configurable("reconstruction", module="losses")
 class ReconstructionLoss(BaseLoss):
-    """L1 between decode(predict(encode(s), a)) and the next frame, as in the seed."""
+    """Pixel loss between decode(predict(encode(s), a)) and the next frame (the seed's: L1).
+
+    ``pixel_loss``: ``'l1'`` (the seed's), ``'mse'``, ``'foreground_l1'`` or ``'foreground_mse'``
+    (pixels off the training split's per-pixel median frame weigh ``1 + fg_weight``; see
+    ``wm_train.pixel_loss``). The plain whole-frame L1 of the next frame is logged as
+    ``pixel_l1`` whatever the loss, so runs with different losses stay comparable.
+    ``rollout_steps`` K > 1 rolls the predictor open-loop for K actions and decodes every
+    predicted latent (needs horizon >= K); the per-step losses are averaged with weights rho^i.
+    ``var_weight``/``cov_weight`` (VICReg) and ``sigreg_weight`` (LeJEPA's SIGReg over
+    ``sigreg_directions`` random directions) act on the encoder's latent while it trains.
+    """
 
     feeds = ("encoder", "predictor")
     horizon = 1
+    # class-level defaults: the seed's loss, also for subclasses that skip __init__
+    pixel_loss = "l1"
+    rollout_steps = 1
+    rho = 1.0
+    fg_weight = 10.0
+    threshold = 0.02
+    background: torch.Tensor | None = None
+    regulariser: LatentRegulariser | None = None
+
+    def __init__(
+        self,
+        pixel_loss: str = "l1",
+        rollout_steps: int = 1,
+        rho: float = 1.0,
+        fg_weight: float = 10.0,
+        threshold: float = 0.02,
+        var_weight: float = 0.0,
+        cov_weight: float = 0.0,
+        sigreg_weight: float = 0.0,
+        sigreg_directions: int = 256,
+    ) -> None:
+        key = "losses.reconstruction"
+        if pixel_loss not in PIXEL_LOSSES:
+            raise unknown_name(f"pixel loss ({key}.pixel_loss)", pixel_loss, PIXEL_LOSSES)
+        check_int(f"{key}.rollout_steps", rollout_steps, 1)
+        check_real(f"{key}.rho", rho, 0.0, 1.0, low_open=True)
+        check_real(f"{key}.fg_weight", fg_weight, 0.0)
+        check_real(f"{key}.threshold", threshold, 0.0, 1.0, high_open=True)
+        self.pixel_loss = pixel_loss
+        self.rollout_steps = self.horizon = rollout_steps
+        self.rho = rho
+        self.fg_weight = fg_weight
+        self.threshold = threshold
+        self.background = None
+        self.regulariser = LatentRegulariser(
+            key,
+            var_weight=var_weight,
+            cov_weight=cov_weight,
+            sigreg_weight=sigreg_weight,
+            sigreg_directions=sigreg_directions,
+        )
+
+    @property
+    def foreground(self) -> bool:
+        return self.pixel_loss.startswith("foreground")
+
+    def prepare(self, train_set: Any) -> None:
+        """A foreground-weighted loss measures the background: the per-pixel median frame of
+        the training split (a new run only; a resumed one reads it from its checkpoint)."""
+        if self.foreground:
+            median = median_frame(train_frames(train_set))
+            self.background = median.reshape(tuple(train_set.frame_shape))
+
+    def state_dict(self) -> dict[str, Any]:
+        state = dict(self.regulariser.state_dict()) if self.regulariser else {}
+        if self.background is not None:
+            state["background"] = self.background.detach().cpu().clone()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "background" in state:
+            self.background = torch.as_tensor(state["background"]).to(torch.uint8)
+        if self.regulariser is not None:
+            self.regulariser.load_state_dict(state)
 
     def features(self, world: World, batch: Batch) -> Batch:
-        t = context_length(batch)
-        z = world.encoder(unit(batch["frames"][:, :t]))
+        """Latent, predicted latents and target frames; with K > 1 ``z_next`` [B, K, D] and
+        ``next_frame`` [B, K, C, H, W], else without the step axis (the seed's cache layout)."""
+        t, k = context_length(batch), self.rollout_steps
+        check_horizon("losses.reconstruction.rollout_steps", k, batch)
+        frames = batch["frames"]
+        z = world.encoder(unit(frames[:, :t]))
+        pred, preds = z, []
+        for i in range(k):
+            pred = world.predictor(pred, batch["actions"][:, i])
+            preds.append(pred)
         return {
-            "z_next": world.predictor(z, batch["actions"][:, 0]),
-            "next_frame": batch["frames"][:, t],
-            "last_frame": batch["frames"][:, t - 1],
+            "z": z,
+            "z_next": preds[0] if k == 1 else torch.stack(preds, 1),
+            "next_frame": frames[:, t] if k == 1 else frames[:, t : t + k],
+            "last_frame": frames[:, t - 1],
         }
+
+    def _pixel(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return pixel_error(
+            pred,
+            target,
+            self.pixel_loss,
+            background=self.background,
+            fg_weight=self.fg_weight,
+            threshold=self.threshold,
+        )
 
     def __call__(self, world: World, batch: Batch) -> tuple[torch.Tensor, Batch]:
         feats = batch if "z_next" in batch else self.features(world, batch)
-        pred = world.decoder(feats["z_next"]).float()
-        loss = F.l1_loss(pred, unit(feats["next_frame"]))
-        return loss, {"loss": loss.detach()}
+        k = self.rollout_steps
+        z_next, target = feats["z_next"], unit(feats["next_frame"])
+        if k == 1:
+            z_next, target = z_next[:, None], target[:, None]
+        pred = world.decoder(z_next.flatten(0, 1)).float().unflatten(0, tuple(z_next.shape[:2]))
+        steps = [self._pixel(pred[:, i], target[:, i]) for i in range(k)]
+        loss = step_weighted_mean(steps, self.rho)
+        l1 = [F.l1_loss(pred[:, i].detach(), target[:, i]) for i in range(k)]
+        metrics = {"pixel_l1": l1[0]}
+        if k > 1:
+            metrics.update({f"pixel_l1/step{i + 1}": v for i, v in enumerate(l1)})
+        if not world.training:
+            metrics["copy_pixel_l1"] = F.l1_loss(unit(feats["last_frame"]), target[:, 0])
+            if self.foreground and self.background is not None:
+                mask = foreground_mask(target[:, 0], self.background, self.threshold)
+                metrics["foreground_fraction"] = mask.float().mean()
+        z = feats.get("z")
+        if z is not None and _trains_encoder(world):
+            if self.regulariser is not None and self.regulariser.active:
+                loss, reg = self.regulariser.add_to(loss, z, world.training)
+                metrics.update(reg)
+            if world.training:
+                metrics["collapse/std_mean"] = batch_std(z).mean()
+            else:
+                metrics.update(latent_stats(z))
+        metrics["loss"] = loss.detach()
+        return loss, metrics
 
     def baseline(self, world: World, batch: Batch) -> torch.Tensor:
-        """Copy the last context frame."""
+        """Copy the last context frame to every predicted step, scored by the training loss."""
         if "last_frame" in batch:
             last, nxt = batch["last_frame"], batch["next_frame"]
         else:
-            t = context_length(batch)
-            last, nxt = batch["frames"][:, t - 1], batch["frames"][:, t]
-        return F.l1_loss(unit(last), unit(nxt))
+            t, k = context_length(batch), self.rollout_steps
+            last = batch["frames"][:, t - 1]
+            nxt = batch["frames"][:, t] if k == 1 else batch["frames"][:, t : t + k]
+        last, nxt = unit(last), unit(nxt)
+        if self.rollout_steps == 1:
+            return self._pixel(last, nxt)
+        steps = [self._pixel(last, nxt[:, i]) for i in range(self.rollout_steps)]
+        return step_weighted_mean(steps, self.rho)
 
 
 @register_loss("jepa")
@@ -202,8 +347,10 @@ class ReconstructionLoss(BaseLoss):
 class JepaLoss(BaseLoss):
     """L1 between predicted latents and the EMA target encoder's latents of the next states.
 
-    ``rollout_steps`` K > 1 rolls the predictor open-loop for K actions (needs horizon >= K).
-    ``var_weight``/``cov_weight`` add a VICReg-style anti-collapse term on the online latents.
+    ``rollout_steps`` K > 1 rolls the predictor open-loop for K actions (needs horizon >= K);
+    the per-step losses are averaged with weights rho^i (``rho`` = 1: the plain mean).
+    ``var_weight``/``cov_weight`` add VICReg's anti-collapse terms on the online latents and
+    ``sigreg_weight`` LeJEPA's SIGReg over ``sigreg_directions`` random directions.
     """
 
     def __init__(
@@ -212,24 +359,37 @@ class JepaLoss(BaseLoss):
         var_weight: float = 0.0,
         cov_weight: float = 0.0,
         target: str = "target_encoder",
+        rho: float = 1.0,
+        sigreg_weight: float = 0.0,
+        sigreg_directions: int = 256,
     ) -> None:
         check_int("losses.jepa.rollout_steps", rollout_steps, 1)
-        check_real("losses.jepa.var_weight", var_weight, 0.0)
-        check_real("losses.jepa.cov_weight", cov_weight, 0.0)
+        check_real("losses.jepa.rho", rho, 0.0, 1.0, low_open=True)
+        self.regulariser = LatentRegulariser(
+            "losses.jepa",
+            var_weight=var_weight,
+            cov_weight=cov_weight,
+            sigreg_weight=sigreg_weight,
+            sigreg_directions=sigreg_directions,
+        )
         self.rollout_steps = rollout_steps
         self.var_weight = var_weight
         self.cov_weight = cov_weight
+        self.sigreg_weight = sigreg_weight
+        self.rho = rho
         self.target = target
         self.horizon = rollout_steps
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.regulariser.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.regulariser.load_state_dict(state)
 
     def _targets(self, world: World, batch: Batch, t: int) -> torch.Tensor:
         """Target latents [K, B, D] of the states after each of the K actions, in one call."""
         k = self.rollout_steps
-        if batch["actions"].shape[1] < k:
-            raise ValueError(
-                f"losses.jepa.rollout_steps={k} needs windows with horizon >= {k}, "
-                f"got {batch['actions'].shape[1]} (DataConfig.horizon)"
-            )
+        check_horizon("losses.jepa.rollout_steps", k, batch)
         frames = batch["frames"]
         states = torch.stack([frames[:, i + 1 : i + 1 + t] for i in range(k)])  # [K, B, T, ...]
         with torch.no_grad():
@@ -244,14 +404,13 @@ class JepaLoss(BaseLoss):
         for i in range(self.rollout_steps):
             pred = world.predictor(pred, batch["actions"][:, i])
             steps.append(F.l1_loss(pred.float(), targets[i]))
-        loss = torch.stack(steps).mean()
-        metrics = {"latent_l1": loss.detach()}
+        loss = step_weighted_mean(steps, self.rho)
+        metrics = {"latent_l1": torch.stack(steps).mean().detach()}
         if self.rollout_steps > 1:
             metrics.update({f"latent_l1/step{i + 1}": s.detach() for i, s in enumerate(steps)})
-        if self.var_weight or self.cov_weight:
-            var, cov = variance_covariance(z)
-            loss = loss + self.var_weight * var + self.cov_weight * cov
-            metrics.update({"reg/variance": var.detach(), "reg/covariance": cov.detach()})
+        if self.regulariser.active:
+            loss, reg = self.regulariser.add_to(loss, z, world.training)
+            metrics.update(reg)
         metrics["loss"] = loss.detach()
         if world.training:
             metrics["collapse/std_mean"] = batch_std(z).mean()
@@ -269,7 +428,8 @@ class JepaLoss(BaseLoss):
         with torch.no_grad():
             z = world[self.target](unit(batch["frames"][:, :t])).float()
         targets = self._targets(world, batch, t)
-        return torch.stack([F.l1_loss(z, targets[i]) for i in range(self.rollout_steps)]).mean()
+        steps = [F.l1_loss(z, targets[i]) for i in range(self.rollout_steps)]
+        return step_weighted_mean(steps, self.rho)
 
 
 @register_loss("reward")

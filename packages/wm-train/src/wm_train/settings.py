@@ -97,12 +97,14 @@ def check_trainer_settings(trainer: Trainer) -> None:
     check_text("Trainer.workflow", trainer.workflow)
     check_int("Trainer.latent_dim", trainer.latent_dim, 1)
     check_int("Trainer.epochs", trainer.epochs, 1)
+    check_int("Trainer.updates_per_batch", trainer.updates_per_batch, 1)
     check_int("Trainer.seed", trainer.seed, 0)
     check_int("Trainer.log_every", trainer.log_every, 1)
     check_int("Trainer.print_every", trainer.print_every, 1, optional=True)
     check_real("Trainer.cache_max_gb", trainer.cache_max_gb, 0.0, low_open=True)
     check_flag("Trainer.channels_last", trainer.channels_last)
     check_flag("Trainer.compile", trainer.compile)
+    check_flag("Trainer.curves", trainer.curves)
     check_flag("Trainer.progress", trainer.progress, optional=True)
     check_text("Trainer.device", trainer.device)
     check_text("Trainer.run_dir", trainer.run_dir)
@@ -111,6 +113,21 @@ def check_trainer_settings(trainer: Trainer) -> None:
     check_ema_decay(trainer.ema_decay)
     check_data_config(trainer.data)
     check_optim_config(trainer.optim)
+    check_horizon_fits(trainer)
+
+
+def check_horizon_fits(trainer: Trainer) -> None:
+    """A K-step loss needs windows of at least K actions: a ``DataConfig.horizon`` below the
+    loss's rollout length is refused now rather than at the first batch."""
+    needed = getattr(trainer.loss, "horizon", 1)
+    given = trainer.data.horizon
+    if given is not None and _is_int(needed) and given < needed:
+        raise refuse(
+            "DataConfig.horizon",
+            given,
+            f"loss {trainer.loss_name!r} rolls out {needed} steps (its rollout_steps) and needs "
+            f"windows with horizon >= {needed}; raise it or leave it None to follow the loss",
+        )
 
 
 def check_ema_decay(decay: Any) -> None:

@@ -3,8 +3,10 @@
 Modules loaded from checkpoints decide the context and latent size, so they come first; then the
 data, the world (built, loaded, EMA targets), the run directory, the batches (from a latent cache
 when the front end is frozen for the whole run), the training-split statistics of inputs a trained
-module standardises (a new run only), the optimiser, and last the saved training state of a
-resumed run (its RNG state must be the last thing set before the loop starts).
+module standardises and whatever the loss measures on the training split (``loss.prepare``,
+e.g. the background frame of a foreground-weighted pixel loss; a new run only), the optimiser,
+and last the saved training state of a resumed run (its RNG state must be the last thing set
+before the loop starts).
 """
 
 from __future__ import annotations
@@ -71,8 +73,9 @@ class Fit:
     train_sampler: DistributedSampler
     train_batches: Callable[[], Iterable[Batch]]
     val_batches: Callable[[], Iterable[Batch]]
-    steps_per_epoch: int
+    steps_per_epoch: int  # optimiser steps: batches x Trainer.updates_per_batch
     total_steps: int
+    samples_per_epoch: int  # training windows drawn per epoch, over all ranks
     start_epoch: int
     stop_epoch: int
     resumed: bool
@@ -104,20 +107,26 @@ def setup_fit(
     data = prepare_data(trainer, {**loaded, **resumed}, init_run)
     steps_per_epoch = steps_per_epoch_of(trainer, len(data.train))
     total_steps = trainer.epochs * steps_per_epoch
+    samples_per_epoch = samples_per_epoch_of(len(data.train))
     world, targets = build_world(trainer, data, resumed, loaded, total_steps, device)
     use_cache = wants_cache(trainer, world, always_frozen(trainer.freeze, trainer.epochs))
     if dist.is_main:
         manifest = make_manifest(trainer, world, targets, init_run, data, use_cache)
+        manifest.extra["training"] = training_record(
+            trainer, state, steps_per_epoch, samples_per_epoch
+        )
         run.create(manifest, config_text, resume=resume, restart=restart)
     batches = make_batches(trainer, world, data, dist, device, run, use_cache)
     autocast = autocast_for(trainer.precision, device)
-    if not resume:  # a resumed module has its statistics in the checkpoint
+    if not resume:  # a resumed module (and loss) has its statistics in the checkpoint
         set_input_statistics(trainer, world, batches.train_split, device, autocast)
+        prepare_loss(trainer.loss, data.train)
     optimizer = make_optimizer(trainer, world, state.param_group_roles() if resume else None)
     if resume:
         state.restore(optimizer=optimizer, targets=targets, loss=trainer.loss)
         if dist.is_main:  # lines logged after the checkpoint belong to work that is redone now
             run.drop_metrics_after(state.global_step)
+    state.samples_seen = state.epoch * samples_per_epoch  # checkpoints fall on epoch ends
     start = state.epoch
     stop = trainer.epochs if max_epochs is None else min(trainer.epochs, start + max_epochs)
     fit = Fit(
@@ -133,6 +142,7 @@ def setup_fit(
         val_batches=batches.val,
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
+        samples_per_epoch=samples_per_epoch,
         start_epoch=start,
         stop_epoch=stop,
         resumed=resume,
@@ -268,10 +278,43 @@ def latent_dim_of(reference: Mapping[str, nn.Module], default: int) -> int:
 
 
 def steps_per_epoch_of(trainer: Trainer, size: int) -> int:
-    """Optimiser steps per epoch on each rank (``DataConfig.batch_size`` is global)."""
+    """Optimiser steps per epoch on each rank (``DataConfig.batch_size`` is global): one per
+    batch, ``Trainer.updates_per_batch`` times."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     per_rank = math.ceil(size / world_size)
-    return max(1, math.ceil(per_rank / max(1, trainer.data.batch_size // world_size)))
+    batches = max(1, math.ceil(per_rank / max(1, trainer.data.batch_size // world_size)))
+    return batches * trainer.updates_per_batch
+
+
+def samples_per_epoch_of(size: int) -> int:
+    """Training windows one epoch draws over all ranks (DistributedSampler pads the split to a
+    multiple of the processes)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    return math.ceil(size / world_size) * world_size
+
+
+def training_record(
+    trainer: Trainer, state: TrainState, steps_per_epoch: int, samples_per_epoch: int
+) -> dict[str, Any]:
+    """run.json's ``training``: the budget asked for and how much of it is spent, so that trials
+    with equal sample budgets can be checked from their run folders."""
+    return {
+        "batch_size": trainer.data.batch_size,
+        "updates_per_batch": trainer.updates_per_batch,
+        "samples_per_epoch": samples_per_epoch,
+        "steps_per_epoch": steps_per_epoch,
+        "planned_samples": trainer.epochs * samples_per_epoch,
+        "planned_steps": trainer.epochs * steps_per_epoch,
+        "samples_seen": state.samples_seen,
+        "steps": state.global_step,
+    }
+
+
+def prepare_loss(loss: Any, train_set: Any) -> None:
+    """Let the loss measure what it needs on the training split (``prepare``, optional)."""
+    prepare = getattr(loss, "prepare", None)
+    if callable(prepare):
+        prepare(train_set)
 
 
 # -- world -----------------------------------------------------------------------------------

@@ -11,7 +11,12 @@ import wm_models
 from wm_train.config import DataConfig, OptimConfig
 from wm_train.trainer import Trainer
 
-__all__ = ["assert_same_tensors", "assert_same_training", "jepa_trainer"]
+__all__ = [
+    "assert_same_tensors",
+    "assert_same_training",
+    "encoder_decoder_trainer",
+    "jepa_trainer",
+]
 
 
 def jepa_trainer(store: str | Path, run_dir: str | Path, **overrides: Any) -> Trainer:
@@ -33,6 +38,26 @@ def jepa_trainer(store: str | Path, run_dir: str | Path, **overrides: Any) -> Tr
         run_dir=str(run_dir),
         log_every=1,
         device="cpu",
+    )
+    kwargs.update(overrides)
+    return Trainer(**kwargs)
+
+
+def encoder_decoder_trainer(store: str | Path, run_dir: str | Path, **overrides: Any) -> Trainer:
+    """A two-epoch CPU encoder-decoder (conv encoder, MLP predictor, conv decoder) on ``store``,
+    sized like ``jepa_trainer``; ``loss`` defaults to the seed's L1 reconstruction."""
+    kwargs: dict[str, Any] = dict(
+        workflow="encoder_decoder",
+        modules={"encoder": "conv", "predictor": "mlp", "decoder": "conv"},
+        loss="reconstruction",
+        latent_dim=8,
+        data=DataConfig(paths=str(store), batch_size=32),
+        optim=OptimConfig(lr=1e-3, warmup_steps=2),
+        epochs=2,
+        run_dir=str(run_dir),
+        log_every=1,
+        device="cpu",
+        curves=False,
     )
     kwargs.update(overrides)
     return Trainer(**kwargs)

@@ -33,10 +33,14 @@ SCHEDULER = "warmup_cosine"
 
 @dataclass
 class TrainState:
-    """Counters and saved states of one run; ``epoch`` counts completed epochs.
+    """Counters and saved states of one run; ``epoch`` counts completed epochs, ``global_step``
+    optimiser steps and ``samples_seen`` training windows drawn (over all ranks; a window trained
+    on ``Trainer.updates_per_batch`` times counts once).
 
     ``improved`` (the last epoch set a new best score) is not saved: it only tells the
-    checkpoint callback to write ``best.pt`` too.
+    checkpoint callback to write ``best.pt`` too. Nor is ``samples_seen``: checkpoints fall on
+    epoch ends, where it is the epochs done times the windows of an epoch (set when a run
+    starts or resumes).
     """
 
     workflow: str = "custom"
@@ -52,19 +56,20 @@ class TrainState:
     loss: dict[str, Any] = field(default_factory=dict)
     collapse_reference: float | None = None
     improved: bool = field(default=False, compare=False)
+    samples_seen: int = field(default=0, compare=False)
 
     # -- the checkpoint's extra dict ---------------------------------------------------------
 
     def to_extra(self) -> dict[str, Any]:
         """The checkpoint's ``extra``: tensors and plain values only (``weights_only`` loads it)."""
         extra = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        del extra["improved"]
+        del extra["improved"], extra["samples_seen"]
         return to_plain(extra, nonfinite="keep", keep=(torch.Tensor,), str_keys=False)
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any]) -> TrainState:
         """Read ``extra`` back; keys a checkpoint lacks keep their defaults."""
-        known = {f.name for f in dataclasses.fields(cls)} - {"improved"}
+        known = {f.name for f in dataclasses.fields(cls)} - {"improved", "samples_seen"}
         values = {k: v for k, v in extra.items() if k in known}
         state = cls(**values)
         state.epoch, state.global_step = int(state.epoch), int(state.global_step)

@@ -34,6 +34,7 @@ from wm_train.callbacks import (
     StepMetrics,
 )
 from wm_train.config import DataConfig, OptimConfig
+from wm_train.curves import LearningCurves
 from wm_train.freeze import FreezePolicy, check_names, make_freeze
 from wm_train.losses import LossOutput, WorldLoss, loss_name, make_loss
 from wm_train.progress import ProgressLines
@@ -85,6 +86,8 @@ class Trainer:
         ema_decay: constant decay, or ``(start, end)`` for a linear ramp over the run.
         data, optim: see ``DataConfig`` and ``OptimConfig`` (gin binds them separately).
         epochs: epochs of the whole run (``--resume`` continues up to it).
+        updates_per_batch: optimiser steps on each batch drawn (more updates per sample at the
+            same sample budget; the schedule and EMA ramp span every step).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``...
         precision: ``auto`` (bf16 autocast on CUDA, fp32 elsewhere), ``bf16`` or ``fp32``.
         channels_last: conv weights in channels-last layout (faster on CPU and GPU).
@@ -99,6 +102,8 @@ class Trainer:
         print_every: steps between those progress lines within an epoch (None: epochs only).
         callbacks: extra ``wm_train.Callback`` objects, called after the built-in ones
             (``Trainer.callbacks = [@MyCallback()]`` in gin).
+        curves: write ``curves.png`` (learning curves, ``wm_train.curves``) into the run
+            directory when ``fit`` ends, where matplotlib is installed.
     """
 
     def __init__(
@@ -117,6 +122,7 @@ class Trainer:
         data: DataConfig | None = None,
         optim: OptimConfig | None = None,
         epochs: int = 10,
+        updates_per_batch: int = 1,
         seed: int = 0,
         device: str = "auto",
         precision: str = "auto",
@@ -129,6 +135,7 @@ class Trainer:
         progress: bool | None = None,
         print_every: int | None = 100,
         callbacks: Sequence[Callback] = (),
+        curves: bool = True,
     ) -> None:
         self.workflow = workflow
         self.modules = dict(modules or {})
@@ -144,6 +151,7 @@ class Trainer:
         self.data = data if data is not None else DataConfig()
         self.optim = optim if optim is not None else OptimConfig()
         self.epochs = epochs
+        self.updates_per_batch = updates_per_batch
         self.seed = seed
         self.device = device
         self.precision = precision
@@ -156,6 +164,7 @@ class Trainer:
         self.progress = progress
         self.print_every = print_every
         self.callbacks = CallbackList(callbacks).callbacks  # refuses non-callbacks now
+        self.curves = curves
         self.run: RunDir | None = None
         self._check_config()
 
@@ -218,8 +227,8 @@ class Trainer:
             )
 
     def default_callbacks(self, *, main: bool = True) -> list[Callback]:
-        """EMA, collapse watch, NaN/inf guard, logging, checkpoints, and progress lines where no
-        bar is shown: in the order they run."""
+        """EMA, collapse watch, NaN/inf guard, logging, checkpoints, progress lines where no
+        bar is shown and the learning-curve plot: in the order they run."""
         progress = sys.stderr.isatty() if self.progress is None else self.progress
         return [
             EmaUpdate(),
@@ -228,6 +237,7 @@ class Trainer:
             MetricsLogger(self.log_every, progress=progress and main),
             Checkpointer(),
             *([ProgressLines(self.print_every)] if main and not progress else []),
+            *([LearningCurves()] if main and self.curves else []),
         ]
 
     # ------------------------------------------------------------------ run
@@ -288,12 +298,16 @@ class Trainer:
         callbacks.on_epoch_start(state)
         loss_sum, seen, tic = torch.zeros((), device=fit.device), 0, time.perf_counter()
         for batch in fit.train_batches():
-            step = self._train_step(fit, state, callbacks, batch)
-            loss_sum += step.loss * step.samples
-            seen += step.samples
-            callbacks.on_step_end(state, step)
+            batch = {k: v.to(fit.device, non_blocking=True) for k, v in batch.items()}
+            state.samples_seen += len(batch["index"]) * fit.dist.world_size
+            for _ in range(self.updates_per_batch):
+                step = self._train_step(fit, state, callbacks, batch)
+                loss_sum += step.loss * step.samples
+                seen += step.samples
+                callbacks.on_step_end(state, step)
         return {
             "epoch": epoch + 1,
+            "samples_seen": state.samples_seen,
             "train/epoch_loss": float(loss_sum) / max(1, seen),
             "perf/train_samples_per_s": seen / max(time.perf_counter() - tic, 1e-9),
         }
