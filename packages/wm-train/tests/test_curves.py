@@ -1,0 +1,94 @@
+"""Learning curves: curves.png at the end of a fit, the series against samples seen, runs from
+before samples were logged, and the command-line tool on several runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wm_train.curves import CURVES_FILE, plot_curves, read_metrics, series
+from wm_train.losses import ReconstructionLoss
+from wm_train.testing import encoder_decoder_trainer
+
+ROOT = Path(__file__).resolve().parents[3]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def ed_run(tiny_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("curves") / "ed"
+    encoder_decoder_trainer(
+        tiny_store, run, loss=ReconstructionLoss(pixel_loss="mse"), curves=True
+    ).fit()
+    return run
+
+
+def test_fit_writes_curves_png_and_series_run_on_samples_seen(ed_run: Path) -> None:
+    png = ed_run / CURVES_FILE
+    assert png.read_bytes()[:8] == PNG and png.stat().st_size > 10_000
+    records = read_metrics(ed_run)
+    xs, ys = series(records, "val/loss")
+    windows = json.loads((ed_run / "run.json").read_text())["training"]["samples_per_epoch"]
+    assert xs == [windows, 2 * windows] and len(ys) == 2
+    base_x, _ = series(records, "val/copy_pixel_l1")
+    assert base_x == xs
+    train_x, _ = series(records, "train/loss")
+    assert train_x == sorted(train_x) and train_x[-1] == 2 * windows
+
+
+def test_runs_without_samples_seen_fall_back_to_steps(tmp_path: Path) -> None:
+    run = tmp_path / "old"
+    run.mkdir()
+    lines = [
+        {"step": 1, "train/loss": 0.5},
+        {"step": 2, "train/loss": 0.4},
+        {
+            "step": 2,
+            "epoch": 1,
+            "train/epoch_loss": 0.45,
+            "val/loss": 0.42,
+            "val/baseline_loss": 0.3,
+        },
+    ]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"step": 3')
+    assert series(read_metrics(run), "train/loss") == ([1.0, 2.0], [0.5, 0.4])
+    out = plot_curves([run], tmp_path / "old.png")
+    assert out.read_bytes()[:8] == PNG
+
+
+def test_tool_plots_several_runs_and_refuses_a_folder_without_metrics(
+    ed_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "both.png"
+    tool = str(ROOT / "tools" / "plot_curves.py")
+    done = subprocess.run(
+        [
+            sys.executable,
+            tool,
+            str(ed_run),
+            str(ed_run),
+            "--label",
+            "a",
+            "--label",
+            "b",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:8] == PNG
+    bad = subprocess.run(
+        [sys.executable, tool, str(tmp_path), "--out", str(tmp_path / "x.png")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "no metrics.jsonl" in bad.stderr
+    assert not (tmp_path / "x.png").exists()
