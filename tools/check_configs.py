@@ -1,7 +1,8 @@
 """Parse every gin file under a folder, failing on unknown configurables or parameters.
 
 Each file names the modules it needs with gin ``import`` lines, so parsing it alone proves it
-is self-contained.
+is self-contained. Overlays (``scale/``, ``ablations/``, ``recipes/``) are also parsed on top of
+each world-model workflow they are stacked on, as ``wm-train --gin WORKFLOW --gin OVERLAY``.
 """
 
 from __future__ import annotations
@@ -23,20 +24,32 @@ def _load_plugins() -> None:
     load_plugins()
 
 
+OVERLAY_DIRS = ("scale", "ablations", "recipes")
+WORKFLOWS = ("encoder_decoder.gin", "jepa.gin", "jepa_decoder.gin")
+
+
+def _parse(folder: Path, paths: list[Path]) -> bool:
+    name = " + ".join(str(p.relative_to(folder)) for p in paths)
+    gin.clear_config(clear_constants=True)
+    try:
+        gin.parse_config_files_and_bindings([str(p) for p in paths], None, skip_unknown=False)
+    except Exception as exc:  # report every broken file, not just the first
+        print(f"FAIL {name}: {type(exc).__name__}: {exc}")
+        return False
+    print(f"ok   {name}")
+    return True
+
+
 def check(folder: Path) -> int:
     _load_plugins()
-    failures = 0
     files = sorted(folder.rglob("*.gin"))
+    stacks = [[path] for path in files]
+    workflows = [folder / w for w in WORKFLOWS if (folder / w).is_file()]
     for path in files:
-        gin.clear_config(clear_constants=True)
-        try:
-            gin.parse_config_files_and_bindings([str(path)], None, skip_unknown=False)
-        except Exception as exc:  # report every broken file, not just the first
-            failures += 1
-            print(f"FAIL {path.relative_to(folder)}: {type(exc).__name__}: {exc}")
-        else:
-            print(f"ok   {path.relative_to(folder)}")
-    print(f"{len(files) - failures} passed, {failures} failed")
+        if path.parent.name in OVERLAY_DIRS and path.parent.parent == folder:
+            stacks += [[workflow, path] for workflow in workflows]
+    failures = sum(not _parse(folder, stack) for stack in stacks)
+    print(f"{len(stacks) - failures} passed, {failures} failed")
     return 1 if failures or not files else 0
 
 
