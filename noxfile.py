@@ -26,12 +26,14 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "wm-models": ("wm-core",),
     "wm-train": ("wm-core", "wm-data", "wm-models"),
     "wm-eval": ("wm-core", "wm-data", "wm-models"),
+    # wm-sweep runs the others' command lines (its end-to-end test needs all of them)
+    "wm-sweep": ("wm-core", "wm-data", "wm-models", "wm-train", "wm-eval"),
 }
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "tests", "configs"]
-NEEDS_TORCH = {"wm-data", "wm-models", "wm-train", "wm-eval"}
+NEEDS_TORCH = {"wm-data", "wm-models", "wm-train", "wm-eval", "wm-sweep"}
 
 
 def _constraint_args() -> list[str]:

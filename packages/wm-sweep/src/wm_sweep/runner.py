@@ -11,8 +11,10 @@ that submitit (and Slurm's ``afterok``) see the job fail.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -68,6 +70,16 @@ def _environment(stage: Stage) -> dict[str, str]:
     return env
 
 
+def _die_with_job() -> None:
+    """Linux: the command is killed when the job process dies (``PR_SET_PDEATHSIG``), so a
+    killed job never leaves its command writing a run that a rerun is about to resume."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover
+        pass
+
+
 def _job_id() -> str | None:
     for var in ("SLURM_JOB_ID", "SUBMITIT_LOCAL_JOB_ID"):
         if os.environ.get(var):
@@ -98,6 +110,7 @@ def run_stage(raw: dict[str, Any]) -> dict[str, Any]:
                     stderr=subprocess.STDOUT,
                     env=_environment(stage),
                     check=False,
+                    preexec_fn=_die_with_job if sys.platform.startswith("linux") else None,
                 )
                 code = proc.returncode
             except OSError as exc:  # the command is not installed

@@ -91,7 +91,7 @@ class Sweep:
     heads that load their encoder); one that no config uses is refused as a typo.
     """
 
-    out: str = "sweeps/sweep"
+    out: str = "runs/sweeps/sweep"
     games: tuple[str, ...] = ("ALE/Assault-v5",)
     seeds: tuple[int, ...] = (0,)
     collect_seed: int = 0

@@ -90,7 +90,16 @@ class StageState:
             return False
         except PermissionError:  # pragma: no cover
             return True
-        return True
+        return not _zombie(self.pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process nobody has reaped yet (an orphan in a container without an init)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def read_state(stage: Stage) -> StageState | None:
