@@ -24,7 +24,7 @@ from typing import Any
 
 from wm_sweep.stages import Stage, StageState, stage_done, started_state, write_state
 
-__all__ = ["StageFailed", "run_stage", "tail"]
+__all__ = ["StageFailed", "job_environment", "run_stage", "tail"]
 
 TAIL_LINES = 5
 
@@ -59,7 +59,7 @@ def stage_lock(stage: Stage) -> Iterator[None]:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _environment(stage: Stage) -> dict[str, str]:
+def job_environment(stage: Stage) -> dict[str, str]:
     """The job's environment: this Python's scripts first on PATH (the CLIs of the same
     install), and one BLAS/OpenMP thread pool per job sized to its share of the cores."""
     env = dict(os.environ)
@@ -108,7 +108,7 @@ def run_stage(raw: dict[str, Any]) -> dict[str, Any]:
                     cwd=stage.cwd,
                     stdout=handle,
                     stderr=subprocess.STDOUT,
-                    env=_environment(stage),
+                    env=job_environment(stage),
                     check=False,
                     preexec_fn=_die_with_job if sys.platform.startswith("linux") else None,
                 )

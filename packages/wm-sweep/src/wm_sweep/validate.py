@@ -12,7 +12,7 @@ from pathlib import Path
 
 from wm_core import did_you_mean
 from wm_sweep.plan import SWEEP_MACROS, Plan, stage_files, uses
-from wm_sweep.runner import _environment
+from wm_sweep.runner import job_environment
 from wm_sweep.spec import SpecError, Sweep
 from wm_sweep.stages import Stage
 
@@ -126,7 +126,7 @@ def _preflight_one(stage: Stage, out: Path) -> str | None:
     cmd = _preflight_command(stage, out)
     try:
         proc = subprocess.run(
-            cmd, cwd=stage.cwd, capture_output=True, text=True, env=_environment(stage)
+            cmd, cwd=stage.cwd, capture_output=True, text=True, env=job_environment(stage)
         )
     except OSError as exc:
         return f"{cmd[0]}: {exc}"
