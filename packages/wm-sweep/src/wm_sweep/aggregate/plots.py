@@ -4,6 +4,7 @@ estimate spanning its interval, a dark tick at the point estimate."""
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from wm_core import atomic_write
 from wm_sweep.spec import OBJECTIVES
@@ -32,11 +34,13 @@ def _bars(ax: Any, bars: list[Bar], reference: float | None, title: str) -> None
         ax.vlines(value, i - 0.3, i + 0.3, color="k", linewidth=1.5)
     if reference is not None:
         ax.axvline(reference, color="k", linestyle="--", linewidth=0.8, alpha=0.6)
+    ax.margins(x=0.12)
+    ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.set_yticks(range(len(bars)))
     ax.set_yticklabels([b[0] for b in bars], fontsize=8)
     ax.set_ylim(-0.6, len(bars) - 0.4)
     ax.invert_yaxis()
-    ax.set_title(title, fontsize=9)
+    ax.set_title(textwrap.fill(title, 44), fontsize=8)
     ax.tick_params(axis="x", labelsize=8)
     ax.spines[["top", "right", "left"]].set_visible(False)
 
@@ -47,8 +51,8 @@ def _figure(panels: list[tuple[list[Bar], float | None, str]], path: Path) -> Pa
         return None
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
-    height = max(1.2 + 0.3 * max(len(p[0]) for p in panels), 2.0)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, height * rows), squeeze=False)
+    height = max(1.6 + 0.3 * max(len(p[0]) for p in panels), 2.4)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.4 * cols, height * rows), squeeze=False)
     for ax, (bars, ref, title) in zip(axes.flat, panels, strict=False):
         _bars(ax, bars, ref, title)
     for ax in list(axes.flat)[len(panels) :]:
@@ -60,9 +64,7 @@ def _figure(panels: list[tuple[list[Bar], float | None, str]], path: Path) -> Pa
 
 
 def _title(row: dict[str, Any]) -> str:
-    metric = row["metric"]
-    short = metric if len(metric) <= 48 else metric[:45] + "..."
-    return f"{short} ({row['better']} is better)"
+    return f"{row['metric']} ({row['better']} is better)"
 
 
 def _variant_panels(rows: dict[str, Any], variant: str) -> dict[str, list]:
