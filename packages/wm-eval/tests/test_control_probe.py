@@ -6,6 +6,7 @@ PPO zip; bad settings stop before any work."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from wm_eval.cli import main
 from wm_eval.planning import behaviour_agent, play, play_env
 
 EPISODES, MAX_STEPS = 5, 8
+CONFIG_FILE = Path(__file__).resolve().parents[3] / "configs" / "eval.gin"
 BINDINGS = [
     "EvalConfig.device = 'cpu'",
     f"ControlConfig.episodes = {EPISODES}",
@@ -36,7 +38,8 @@ def _args(*bindings: str) -> list[str]:
 def control_report(runs, tmp_path_factory):
     out = tmp_path_factory.mktemp("control")
     argv = ["--run", str(runs["jepa"]), "--run", str(runs["encoder_decoder"]), "--out", str(out)]
-    assert main([*argv, "--probe", "control", *_args(*BINDINGS)]) == 0
+    gin = ["--gin", str(CONFIG_FILE)]  # its EvalConfig.probes leaves control out; --probe wins
+    assert main([*gin, *argv, "--probe", "control", *_args(*BINDINGS)]) == 0
     return json.loads((out / "report.json").read_text()), (out / "report.md").read_text()
 
 

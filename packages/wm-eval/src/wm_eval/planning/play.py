@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from wm_data import EnvSpec, make_env, make_policy
+from wm_data.agent import load_agent  # at import: it registers gin configurables
 from wm_eval import columns as C
 from wm_eval.planning.model import LatentModel
 from wm_eval.planning.planners import RandomShooting
@@ -209,8 +210,6 @@ def behaviour_agent(
             f"behaviour agent of store {store_paths[0]}: no PPO zip at {recorded or beside} "
             f"or {beside}; no behaviour row.",
         )
-    from wm_data.agent import load_agent
-
     try:
         model = load_agent(path, spec, device="cpu")
     except (ValueError, OSError) as exc:
