@@ -30,9 +30,9 @@ import torch
 from tqdm.auto import tqdm
 
 from wm_core.run_format import OPERATIVE_CONFIG_FILE
+from wm_train.budget import training_record
 from wm_train.diagnostics import CollapseMonitor
 from wm_train.run_dir import save_checkpoint
-from wm_train.setup import training_record
 
 if TYPE_CHECKING:
     from wm_train.setup import Fit

@@ -12,7 +12,6 @@ before the loop starts).
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -29,6 +28,12 @@ import wm_data
 import wm_models
 from wm_core import RunFormatError, RunManifest, read_manifest, resolve_init_from, unknown_name
 from wm_train.batches import autocast_for, make_batches, wants_cache
+from wm_train.budget import (
+    prepare_loss,
+    samples_per_epoch_of,
+    steps_per_epoch_of,
+    training_record,
+)
 from wm_train.distributed import DistInfo
 from wm_train.ema import EmaTarget, decay_schedule
 from wm_train.freeze import always_frozen
@@ -275,46 +280,6 @@ def latent_dim_of(reference: Mapping[str, nn.Module], default: int) -> int:
             if dim:
                 return int(dim)
     return default
-
-
-def steps_per_epoch_of(trainer: Trainer, size: int) -> int:
-    """Optimiser steps per epoch on each rank (``DataConfig.batch_size`` is global): one per
-    batch, ``Trainer.updates_per_batch`` times."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    per_rank = math.ceil(size / world_size)
-    batches = max(1, math.ceil(per_rank / max(1, trainer.data.batch_size // world_size)))
-    return batches * trainer.updates_per_batch
-
-
-def samples_per_epoch_of(size: int) -> int:
-    """Training windows one epoch draws over all ranks (DistributedSampler pads the split to a
-    multiple of the processes)."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    return math.ceil(size / world_size) * world_size
-
-
-def training_record(
-    trainer: Trainer, state: TrainState, steps_per_epoch: int, samples_per_epoch: int
-) -> dict[str, Any]:
-    """run.json's ``training``: the budget asked for and how much of it is spent, so that trials
-    with equal sample budgets can be checked from their run folders."""
-    return {
-        "batch_size": trainer.data.batch_size,
-        "updates_per_batch": trainer.updates_per_batch,
-        "samples_per_epoch": samples_per_epoch,
-        "steps_per_epoch": steps_per_epoch,
-        "planned_samples": trainer.epochs * samples_per_epoch,
-        "planned_steps": trainer.epochs * steps_per_epoch,
-        "samples_seen": state.samples_seen,
-        "steps": state.global_step,
-    }
-
-
-def prepare_loss(loss: Any, train_set: Any) -> None:
-    """Let the loss measure what it needs on the training split (``prepare``, optional)."""
-    prepare = getattr(loss, "prepare", None)
-    if callable(prepare):
-        prepare(train_set)
 
 
 # -- world -----------------------------------------------------------------------------------
