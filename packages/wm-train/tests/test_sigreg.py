@@ -128,3 +128,19 @@ def test_jepa_with_sigreg_trains_and_resumes_bit_exactly(tiny_store: Path, tmp_p
     assert train[-1]["train/loss"] < train[0]["train/loss"]
     assert train[-1]["train/reg/sigreg"] < train[0]["train/reg/sigreg"]
     assert any("val/reg/sigreg" in r for r in records)
+
+
+def test_terms_are_computed_in_fp32_under_bf16_autocast() -> None:
+    reg = LatentRegulariser("losses.jepa", var_weight=1.0, cov_weight=0.04, sigreg_weight=0.05)
+    z = torch.randn(128, 16, generator=torch.Generator().manual_seed(0)) * 0.3
+    exact, exact_terms = reg.add_to(torch.zeros(()), z, training=False)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed, mixed_terms = reg.add_to(torch.zeros(()), z.bfloat16(), training=False)
+    assert mixed.dtype == torch.float32
+    # only z's own rounding to bf16 differs, not the projections' or the covariance's
+    torch.testing.assert_close(mixed, exact, rtol=2e-2, atol=0)
+    for key, value in exact_terms.items():
+        torch.testing.assert_close(mixed_terms[key], value, rtol=2e-2, atol=1e-4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        same = reg.add_to(torch.zeros(()), z, training=False)[0]
+    torch.testing.assert_close(same, exact)

@@ -80,7 +80,8 @@ class CollapseMonitor:
         message = (
             "latent collapse suspected: "
             + "; ".join(problems)
-            + " (try losses.jepa.var_weight / cov_weight, or a slower EMA)"
+            + " (try the anti-collapse terms losses.<jepa|reconstruction>.var_weight / cov_weight"
+            + " / sigreg_weight, or for a JEPA a slower EMA)"
         )
         warnings.warn(message, RuntimeWarning, stacklevel=2)
         return message

@@ -128,8 +128,16 @@ class LatentRegulariser:
     def add_to(
         self, loss: torch.Tensor, z: torch.Tensor, training: bool
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """``loss`` plus the weighted terms on ``z`` [B, D], and the terms as metrics."""
+        """``loss`` plus the weighted terms on ``z`` [B, D], and the terms as metrics (in fp32:
+        under bf16 autocast the projections would keep three significant digits)."""
         metrics: dict[str, torch.Tensor] = {}
+        with torch.autocast(z.device.type, enabled=False):
+            loss = self._add(loss, z.float(), training, metrics)
+        return loss, metrics
+
+    def _add(
+        self, loss: torch.Tensor, z: torch.Tensor, training: bool, metrics: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
         if self.var_weight or self.cov_weight:
             var, cov = variance_covariance(z)
             loss = loss + self.var_weight * var + self.cov_weight * cov
@@ -142,7 +150,7 @@ class LatentRegulariser:
             value = sigreg(z, dirs)
             loss = loss + self.sigreg_weight * value
             metrics["reg/sigreg"] = value.detach()
-        return loss, metrics
+        return loss
 
     def state_dict(self) -> dict[str, Any]:
         return {"sigreg_calls": self.calls} if self.sigreg_weight else {}
