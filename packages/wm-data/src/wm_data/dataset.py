@@ -3,8 +3,10 @@
 Every window lies inside one episode. The train / validation / test split is by episode,
 deterministic from ``split_seed`` and stable as the store grows (see ``split_episodes``).
 Batches are gathered whole (``__getitems__``): in RAM with a
-single vectorised fancy index into one frames array, or streamed from HDF5 by reading each
-batch's frame spans in as few slices as possible.
+single vectorised fancy index into one frames array. A store over the RAM budget streams: its
+actions and rewards (12 bytes a step) still sit in RAM, its frames come from HDF5 through a
+cache of decoded chunk-aligned blocks (:mod:`wm_data.blocks`), and shuffled loaders draw
+windows block group by block group, so each compressed chunk is decoded once per epoch.
 """
 
 from __future__ import annotations
@@ -17,10 +19,19 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data.distributed import DistributedSampler
 
-from wm_data.store import RAM_SIZE, ReplayReader
+from wm_data.blocks import (
+    DEFAULT_CACHE_BYTES,
+    BlockCache,
+    BlockLayout,
+    BlockShuffleSampler,
+    block_frames_for,
+)
+from wm_data.store import DEFAULT_CHUNK_FRAMES, RAM_SIZE, ReplayReader
 
 Split = Literal["train", "val", "test", "all"]
+StreamSampling = Literal["blocks", "windows"]
 SPLITS = ("train", "val", "test")
 RAM_BUDGET_ENV = "WM_DATA_RAM_BUDGET"
 
@@ -109,6 +120,13 @@ class WindowDataset(Dataset):
     ``actions int64 [K]``, ``rewards float32 [K]``, ``index int64`` and, with
     ``include_ram``, ``ram uint8 [T+K, 128]``. The state at step k is ``frames[k:k+T]`` and
     action/reward k lead from state k to state k+1.
+
+    Streaming (``in_memory=False``, or a store over the RAM budget) keeps at most
+    ``stream_cache_bytes`` of decoded blocks per process. With ``stream_sampling="blocks"``
+    (the default) a shuffled :func:`make_loader` orders each epoch block group by block group
+    (:class:`~wm_data.blocks.BlockShuffleSampler`, each window still once per epoch) and every
+    batch is served from the block cache; ``"windows"`` keeps fully random windows, each read
+    from HDF5 on its own (several times slower; only for access patterns that need it).
     """
 
     def __init__(
@@ -125,6 +143,8 @@ class WindowDataset(Dataset):
         include_ram: bool = False,
         expect: Mapping[str, Any] | None = None,
         ram_budget_bytes: int | None = None,
+        stream_cache_bytes: int = DEFAULT_CACHE_BYTES,
+        stream_sampling: StreamSampling = "blocks",
     ) -> None:
         if context < 1:
             raise ValueError(f"context must be >= 1, got {context!r}")
@@ -132,6 +152,12 @@ class WindowDataset(Dataset):
             raise ValueError(f"horizon must be >= 1, got {horizon!r}")
         if split not in (*SPLITS, "all"):
             raise ValueError(f"split must be 'train', 'val', 'test' or 'all', got {split!r}")
+        if stream_sampling not in ("blocks", "windows"):
+            raise ValueError(
+                f"stream_sampling must be 'blocks' or 'windows', got {stream_sampling!r}"
+            )
+        if stream_cache_bytes < 1:
+            raise ValueError(f"stream_cache_bytes must be >= 1, got {stream_cache_bytes!r}")
         reader = source if isinstance(source, ReplayReader) else ReplayReader(source, expect)
         if include_ram and not reader.has_ram:
             raise ValueError("include_ram=True but the store has no emulator RAM (has_ram=False)")
@@ -141,6 +167,8 @@ class WindowDataset(Dataset):
         self.split, self.include_ram = split, bool(include_ram)
         self.val_fraction, self.split_seed = float(val_fraction), int(split_seed)
         self.test_fraction = float(test_fraction)
+        self.stream_sampling: StreamSampling = stream_sampling
+        self.stream_cache_bytes = int(stream_cache_bytes)
         self.metadata: dict[str, Any] = dict(reader.metadata)
         self.frame_shape: tuple[int, int, int] = reader.frame_shape
         self.num_actions: int = reader.num_actions
@@ -169,43 +197,57 @@ class WindowDataset(Dataset):
         self._shard = rows["shard"].astype(np.int64)
         self._frame_start_shard = rows["frame_start"].astype(np.int64)
         self._step_start_shard = rows["step_start"].astype(np.int64)
+        self._load_steps(lengths)
+        self._cache: BlockCache | None = None
         if self.in_memory:
-            self._load(rows, lengths)
+            self._load(lengths)
         else:
             self._win_shard = self._shard[self._win_episode]
             self._win_frame = self._frame_start_shard[self._win_episode] + self._win_offset
-            self._win_step = (
-                self._step_start_shard[self._win_episode] + self._win_offset + self.context - 1
+            self._chunk = int(self.metadata.get("chunk_frames", DEFAULT_CHUNK_FRAMES))
+            self._frame_bytes = frame_bytes
+            self.blocks = BlockLayout.build(
+                block_frames_for(self._chunk, frame_bytes),
+                self.window,
+                self._shard,
+                self._frame_start_shard,
+                lengths + 1,
+                self._win_episode,
+                self._win_offset,
             )
         self._frame_arange = np.arange(self.window, dtype=np.int64)
         self._step_arange = np.arange(self.horizon, dtype=np.int64)
 
-    def _load(self, rows: np.ndarray, lengths: np.ndarray) -> None:
-        """Read the chosen episodes into contiguous arrays and precompute window offsets."""
-        shards = self._shard
-        f_start, s_start = self._frame_start_shard, self._step_start_shard
-        f_runs = _runs(shards, f_start, f_start + lengths + 1)
-        s_runs = _runs(shards, s_start, s_start + lengths)
-        r = self.reader
+    def _gather_runs(self, name: str, runs: list[tuple[int, int, int]], shape: tuple, dtype: Any):
+        """Rows of ``runs`` (shard, start, stop) of dataset ``name``, concatenated."""
+        total = sum(b - a for _, a, b in runs)
+        out = np.empty((total, *shape), dtype)
+        pos = 0
+        for sh, a, b in runs:
+            out[pos : pos + b - a] = self.reader.read(name, sh, a, b)
+            pos += b - a
+        return out
 
-        def gather(name: str, runs: list[tuple[int, int, int]], shape: tuple, dtype: Any):
-            total = sum(b - a for _, a, b in runs)
-            out = np.empty((total, *shape), dtype)
-            pos = 0
-            for sh, a, b in runs:
-                out[pos : pos + b - a] = r.read(name, sh, a, b)
-                pos += b - a
-            return out
-
-        self._frames = gather("frames", f_runs, self.frame_shape, np.uint8)
-        self._actions = gather("actions", s_runs, (), np.int64)
-        self._rewards = gather("rewards", s_runs, (), np.float32)
-        self._ram = gather("ram", f_runs, (RAM_SIZE,), np.uint8) if self.include_ram else None
-        r.close()
-        compact_f = np.cumsum(lengths + 1) - (lengths + 1)
+    def _load_steps(self, lengths: np.ndarray) -> None:
+        """Actions and rewards of the chosen episodes in RAM (12 bytes a step, in every mode)."""
+        s_start = self._step_start_shard
+        s_runs = _runs(self._shard, s_start, s_start + lengths)
+        self._actions = self._gather_runs("actions", s_runs, (), np.int64)
+        self._rewards = self._gather_runs("rewards", s_runs, (), np.float32)
         compact_s = np.cumsum(lengths) - lengths
-        self._win_frame = compact_f[self._win_episode] + self._win_offset
         self._win_step = compact_s[self._win_episode] + self._win_offset + self.context - 1
+
+    def _load(self, lengths: np.ndarray) -> None:
+        """Read the chosen episodes' frames into one contiguous array."""
+        f_start = self._frame_start_shard
+        f_runs = _runs(self._shard, f_start, f_start + lengths + 1)
+        self._frames = self._gather_runs("frames", f_runs, self.frame_shape, np.uint8)
+        self._ram = (
+            self._gather_runs("ram", f_runs, (RAM_SIZE,), np.uint8) if self.include_ram else None
+        )
+        self.reader.close()
+        compact_f = np.cumsum(lengths + 1) - (lengths + 1)
+        self._win_frame = compact_f[self._win_episode] + self._win_offset
 
     def __len__(self) -> int:
         return len(self._win_episode)
@@ -227,52 +269,75 @@ class WindowDataset(Dataset):
         idx = self._check(indices)
         if self.in_memory:
             fi = self._win_frame[idx, None] + self._frame_arange
-            si = self._win_step[idx, None] + self._step_arange
-            batch = {
-                "frames": torch.from_numpy(self._frames[fi]),
-                "actions": torch.from_numpy(self._actions[si]),
-                "rewards": torch.from_numpy(self._rewards[si]),
-                "index": torch.from_numpy(idx),
-            }
+            views = {"frames": self._frames[fi]}
             if self._ram is not None:
-                batch["ram"] = torch.from_numpy(self._ram[fi])
-            return batch
-        return self._stream(idx)
+                views["ram"] = self._ram[fi]
+        else:
+            views = self._stream(idx)
+        si = self._win_step[idx, None] + self._step_arange
+        batch = {
+            "frames": torch.from_numpy(views["frames"]),
+            "actions": torch.from_numpy(self._actions[si]),
+            "rewards": torch.from_numpy(self._rewards[si]),
+            "index": torch.from_numpy(idx),
+        }
+        if "ram" in views:
+            batch["ram"] = torch.from_numpy(views["ram"])
+        return batch
 
-    def _stream(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
-        b, w, k = len(idx), self.window, self.horizon
-        frames = np.empty((b, w, *self.frame_shape), np.uint8)
-        ram = np.empty((b, w, RAM_SIZE), np.uint8) if self.include_ram else None
-        actions = np.empty((b, k), np.int64)
-        rewards = np.empty((b, k), np.float32)
-        shard, f0, s0 = self._win_shard[idx], self._win_frame[idx], self._win_step[idx]
-        gap = int(self.metadata.get("chunk_frames", 128))
+    @property
+    def stream_cache(self) -> BlockCache:
+        """This process's cache of decoded blocks (streaming mode; made on first use)."""
+        if self._cache is None:
+            shapes = {"frames": self.frame_shape}
+            if self.include_ram:
+                shapes["ram"] = (RAM_SIZE,)
+            slots = BlockCache.slots_for(self.blocks, self._frame_bytes, self.stream_cache_bytes)
+            self._cache = BlockCache(self.blocks, shapes, self.reader.read_into, slots)
+        return self._cache
+
+    def _stream(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """Frames (and RAM) of a batch: from the block cache when the batch's blocks fit in it
+        and are worth decoding whole, else each window's span read from HDF5."""
+        cache = self.stream_cache
+        needed = np.unique(self.blocks.win_block[idx])
+        if len(needed) <= cache.slots and (
+            # Block order (block sampler, sequential reads) always pays off; random access only
+            # when decoding the missing blocks costs no more than a chunk per window.
+            self.stream_sampling == "blocks"
+            or len(cache.missing(needed)) * self.blocks.block_frames <= len(idx) * self._chunk
+        ):
+            cache.ensure(needed)
+            return cache.gather(idx, self._frame_arange)
+        return self._read_spans(idx)
+
+    def _read_spans(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        b, w = len(idx), self.window
+        out = {"frames": np.empty((b, w, *self.frame_shape), np.uint8)}
+        if self.include_ram:
+            out["ram"] = np.empty((b, w, RAM_SIZE), np.uint8)
+        shard, f0 = self._win_shard[idx], self._win_frame[idx]
+        gap = self._chunk
         for sh in np.unique(shard):
             rows = np.flatnonzero(shard == sh)
             rows = rows[np.argsort(f0[rows], kind="stable")]
             # Spans of windows close enough to be read with one slice.
-            starts = f0[rows]
-            breaks = np.flatnonzero(np.diff(starts) > gap) + 1
+            breaks = np.flatnonzero(np.diff(f0[rows]) > gap) + 1
             for span in np.split(rows, breaks):
                 a, z = int(f0[span[0]]), int(f0[span[-1]]) + w
-                block = self.reader.read("frames", int(sh), a, z)
                 offs = (f0[span] - a)[:, None] + self._frame_arange
-                frames[span] = block[offs]
-                if ram is not None:
-                    ram[span] = self.reader.read("ram", int(sh), a, z)[offs]
-                sa, sz = int(s0[span].min()), int(s0[span].max()) + k
-                soffs = (s0[span] - sa)[:, None] + self._step_arange
-                actions[span] = self.reader.read("actions", int(sh), sa, sz)[soffs]
-                rewards[span] = self.reader.read("rewards", int(sh), sa, sz)[soffs]
-        batch = {
-            "frames": torch.from_numpy(frames),
-            "actions": torch.from_numpy(actions),
-            "rewards": torch.from_numpy(rewards),
-            "index": torch.from_numpy(idx),
-        }
-        if ram is not None:
-            batch["ram"] = torch.from_numpy(ram)
-        return batch
+                for name, array in out.items():
+                    array[span] = self.reader.read(name, int(sh), a, z)[offs]
+        return out
+
+    def block_sampler(self, seed: int = 0, follow: Any = None) -> BlockShuffleSampler:
+        """The epoch order that streams from the block cache: groups of half the cache's
+        blocks, shuffled together (``follow``: a ``DistributedSampler`` to take epoch, seed,
+        rank and replicas from)."""
+        if self.in_memory:
+            raise ValueError("block_sampler is for streaming datasets (in_memory=False)")
+        group = max(1, self.stream_cache.slots // 2)  # a batch may span two groups
+        return BlockShuffleSampler(self.blocks.win_block, group, seed=seed, follow=follow)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         batch = self.__getitems__([index])
@@ -281,6 +346,7 @@ class WindowDataset(Dataset):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["reader"] = self.reader  # ReplayReader drops its h5py handles when pickled
+        state["_cache"] = None  # each process decodes into a cache of its own
         return state
 
     def __repr__(self) -> str:
@@ -296,6 +362,15 @@ def collate_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return batch
 
 
+def _streams_blocks(dataset: Any) -> bool:
+    return (
+        isinstance(dataset, WindowDataset)
+        and not dataset.in_memory
+        and dataset.stream_sampling == "blocks"
+        and len(dataset) > 0
+    )
+
+
 def make_loader(
     dataset: WindowDataset,
     batch_size: int,
@@ -307,9 +382,19 @@ def make_loader(
     sampler: Sampler | None = None,
     pin_memory: bool = False,
 ) -> DataLoader:
-    """A DataLoader fetching each batch with one ``__getitems__`` call; shuffling seeded."""
+    """A DataLoader fetching each batch with one ``__getitems__`` call; shuffling seeded.
+
+    For a streaming dataset with ``stream_sampling="blocks"``, shuffling (``shuffle=True``, or
+    a shuffling ``DistributedSampler``, whose ``set_epoch``, seed, rank and replicas are
+    followed) draws windows block group by block group (:meth:`WindowDataset.block_sampler`).
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    if _streams_blocks(dataset):
+        if sampler is None and shuffle:
+            sampler = dataset.block_sampler(seed=seed)
+        elif isinstance(sampler, DistributedSampler) and sampler.shuffle:
+            sampler = dataset.block_sampler(follow=sampler)
     generator = torch.Generator()
     generator.manual_seed(int(seed))
     return DataLoader(

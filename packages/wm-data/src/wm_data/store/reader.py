@@ -145,6 +145,17 @@ class ReplayReader:
         except (OSError, RuntimeError) as exc:
             raise StoreError(f"{self.paths[shard]}: cannot read /{name}: {exc}") from exc
 
+    def read_into(self, name: str, shard: int, start: int, stop: int, out: np.ndarray) -> None:
+        """Rows ``start:stop`` of dataset ``name`` decoded straight into ``out``."""
+        try:
+            ds = self.file(shard)[name]
+            if ds.dtype == out.dtype and ds.shape[1:] == out.shape[1:]:
+                ds.read_direct(out, np.s_[start:stop])
+            else:  # e.g. /ram: 128-byte elements read as uint8 [n, 128]
+                out[...] = ds[start:stop]
+        except (OSError, RuntimeError) as exc:
+            raise StoreError(f"{self.paths[shard]}: cannot read /{name}: {exc}") from exc
+
     def episode(self, index: int) -> Episode:
         if not -self.num_episodes <= index < self.num_episodes:
             raise IndexError(f"episode {index} out of range ({self.num_episodes} episodes)")
