@@ -102,6 +102,21 @@ def ram_budget() -> int:
         return 2 * 2**30
 
 
+def _check_arguments(
+    context: int, horizon: int, split: str, stream_sampling: str, stream_cache_bytes: int
+) -> None:
+    if context < 1:
+        raise ValueError(f"context must be >= 1, got {context!r}")
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon!r}")
+    if split not in (*SPLITS, "all"):
+        raise ValueError(f"split must be 'train', 'val', 'test' or 'all', got {split!r}")
+    if stream_sampling not in ("blocks", "windows"):
+        raise ValueError(f"stream_sampling must be 'blocks' or 'windows', got {stream_sampling!r}")
+    if stream_cache_bytes < 1:
+        raise ValueError(f"stream_cache_bytes must be >= 1, got {stream_cache_bytes!r}")
+
+
 def _runs(shards: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> list[tuple[int, int, int]]:
     """Merge per-episode ranges that touch within a shard into (shard, start, stop) reads."""
     runs: list[list[int]] = []
@@ -146,18 +161,7 @@ class WindowDataset(Dataset):
         stream_cache_bytes: int = DEFAULT_CACHE_BYTES,
         stream_sampling: StreamSampling = "blocks",
     ) -> None:
-        if context < 1:
-            raise ValueError(f"context must be >= 1, got {context!r}")
-        if horizon < 1:
-            raise ValueError(f"horizon must be >= 1, got {horizon!r}")
-        if split not in (*SPLITS, "all"):
-            raise ValueError(f"split must be 'train', 'val', 'test' or 'all', got {split!r}")
-        if stream_sampling not in ("blocks", "windows"):
-            raise ValueError(
-                f"stream_sampling must be 'blocks' or 'windows', got {stream_sampling!r}"
-            )
-        if stream_cache_bytes < 1:
-            raise ValueError(f"stream_cache_bytes must be >= 1, got {stream_cache_bytes!r}")
+        _check_arguments(context, horizon, split, stream_sampling, stream_cache_bytes)
         reader = source if isinstance(source, ReplayReader) else ReplayReader(source, expect)
         if include_ram and not reader.has_ram:
             raise ValueError("include_ram=True but the store has no emulator RAM (has_ram=False)")
@@ -202,21 +206,25 @@ class WindowDataset(Dataset):
         if self.in_memory:
             self._load(lengths)
         else:
-            self._win_shard = self._shard[self._win_episode]
-            self._win_frame = self._frame_start_shard[self._win_episode] + self._win_offset
-            self._chunk = int(self.metadata.get("chunk_frames", DEFAULT_CHUNK_FRAMES))
-            self._frame_bytes = frame_bytes
-            self.blocks = BlockLayout.build(
-                block_frames_for(self._chunk, frame_bytes),
-                self.window,
-                self._shard,
-                self._frame_start_shard,
-                lengths + 1,
-                self._win_episode,
-                self._win_offset,
-            )
+            self._plan_stream(lengths, frame_bytes)
         self._frame_arange = np.arange(self.window, dtype=np.int64)
         self._step_arange = np.arange(self.horizon, dtype=np.int64)
+
+    def _plan_stream(self, lengths: np.ndarray, frame_bytes: int) -> None:
+        """Where each window's frames are in its shard, and the blocks that hold them."""
+        self._win_shard = self._shard[self._win_episode]
+        self._win_frame = self._frame_start_shard[self._win_episode] + self._win_offset
+        self._chunk = int(self.metadata.get("chunk_frames", DEFAULT_CHUNK_FRAMES))
+        self._frame_bytes = frame_bytes
+        self.blocks = BlockLayout.build(
+            block_frames_for(self._chunk, frame_bytes),
+            self.window,
+            self._shard,
+            self._frame_start_shard,
+            lengths + 1,
+            self._win_episode,
+            self._win_offset,
+        )
 
     def _gather_runs(self, name: str, runs: list[tuple[int, int, int]], shape: tuple, dtype: Any):
         """Rows of ``runs`` (shard, start, stop) of dataset ``name``, concatenated."""
