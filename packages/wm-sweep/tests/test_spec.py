@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from wm_sweep import spec as S
 from wm_sweep.cli import main
+from wm_sweep.plan import expand
 from wm_sweep.spec import Local, Slurm, SpecError, Sweep, available_cores
+from wm_sweep.validate import check_spec
+
+from wm_core import parse_config
 
 REPO = Path(__file__).resolve().parents[3]
 BASE = """
@@ -106,3 +111,19 @@ def test_field_checks_without_gin():
     assert slurm.parameters("eval")["gpus_per_node"] == 1  # the default for eval
     assert slurm.parameters("collect")["timeout_min"] == 30
     assert Local(max_jobs=1).threads == available_cores()
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (REPO / "configs" / "sweeps").glob("*.gin"))
+)
+def test_shipped_specs_are_valid(name, tmp_path, monkeypatch):
+    """Every spec under configs/sweeps/ builds, passes the checks and expands."""
+    monkeypatch.chdir(REPO)
+    parse_config([f"configs/sweeps/{name}"], [f"Sweep.out = '{tmp_path / 'out'}'"])
+    spec = S.GinSweep()
+    S.GinSlurm(), S.GinAggregate()
+    check_spec(spec, REPO)
+    plan = expand(spec, cwd=REPO)
+    cells = len(spec.games) * len(spec.seeds) * len(spec.variants)
+    assert len(plan.evaluations()) == cells
+    assert not (tmp_path / "out").exists()
