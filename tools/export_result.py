@@ -22,7 +22,7 @@ import wm_models
 from wm_core.run_format import checkpoint_path, is_run_dir, read_manifest, write_manifest
 
 RUN_FILES = ("config.gin", "operative_config.gin", "metrics.jsonl")
-STORE_FILES = ("*.h5", "collect_config.gin", "collection.json", "ppo_agent.json")
+STORE_FILES = ("*.h5", "collect_config.gin", "collection.json", "ppo_agent.json", "ppo_agent.zip")
 
 
 def runs_below(root: Path) -> list[Path]:
