@@ -4,6 +4,7 @@ neighbourhood scores of several latents in one pass, and latents shared between 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -13,6 +14,11 @@ from wm_eval.metrics.neighbours import (
     knn_indices,
     trustworthiness_per_point,
     trustworthiness_per_point_many,
+)
+from wm_eval.metrics.reward import (
+    auroc_measurement,
+    average_precision_measurement,
+    reward_measurements,
 )
 from wm_eval.probes.state_scores import average, variable_cells
 from wm_eval.scoring import latent_error
@@ -50,6 +56,34 @@ def test_vectorised_intervals_match_the_per_resample_statistic() -> None:
         fast, slow = m.interval(), _loop(m).interval()
         assert fast.value == slow.value
         np.testing.assert_allclose([fast.low, fast.high], [slow.low, slow.high], rtol=1e-9)
+
+
+def test_rank_statistics_are_bootstrapped_on_window_weights() -> None:
+    """AUROC and average precision (ties included) and the reward cells: every resample at
+    once gives the interval of recomputing the statistic on each resample's windows."""
+    rng = np.random.default_rng(2)
+    n = 500
+    eps = rng.integers(0, 15, n)
+    rewards = np.where(rng.random(n) < 0.1, rng.choice([1.0, 4.0], n), 0.0)
+    pred = np.round(rewards * 0.5 + rng.normal(0, 0.5, n), 1)  # rounded: many tied scores
+    event = rewards > 0
+    cells = [
+        auroc_measurement(event, pred, eps),
+        average_precision_measurement(event, pred, eps),
+        auroc_measurement(event, np.zeros(n), eps),  # chance: every score tied
+        auroc_measurement(event, pred, eps).minus(average_precision_measurement(event, pred, eps)),
+        *reward_measurements(rewards, pred, eps).values(),
+    ]
+    for m in cells:
+        assert m.vectorised() is not None
+        fast, slow = m.interval(), _loop(m).interval()
+        assert fast.value == slow.value
+        np.testing.assert_allclose([fast.low, fast.high], [slow.low, slow.high], rtol=1e-9)
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    assert cells[0].value == pytest.approx(roc_auc_score(event, pred))
+    assert cells[1].value == pytest.approx(average_precision_score(event, pred))
+    assert cells[2].value == 0.5
 
 
 def test_neighbourhoods_of_several_latents_in_one_pass() -> None:

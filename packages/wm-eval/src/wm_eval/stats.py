@@ -9,7 +9,10 @@ recomputed on the windows of each resampled set of episodes.
 Where a statistic is a function of per-episode sums (a mean, a pooled ratio, an R², a balanced
 accuracy), a ``Measurement`` also keeps those sums (``Parts``): a resample is then a weighted sum
 ``W @ sums`` with ``W[r, e]`` the times episode ``e`` was drawn, every resample at once, on the
-same draws scipy makes; other statistics are recomputed per resample.
+same draws scipy makes. A statistic that is no function of sums (an AUROC, an average precision)
+can instead be given as a function of **window weights** (``weighted``): a resample is the
+multiset of its windows, each weighted by the times its episode was drawn, so every resample
+is again evaluated at once. Other statistics are recomputed per resample.
 
 Two measurements of the same windows (a model and a baseline, or two runs in the same space)
 are compared by the interval of their **paired** difference, resampling the same episodes for
@@ -47,6 +50,36 @@ BEATS, NO_BETTER, WORSE = "beats", "no better than", "worse than"
 
 Statistic = Callable[[np.ndarray], float]
 Combine = Callable[[np.ndarray], np.ndarray]
+# Window weights [R, N] (how often each window is in each of R resamples) -> statistic [R].
+Weighted = Callable[[np.ndarray], np.ndarray]
+# Episode draw counts [R, E] (episodes in np.unique order) -> statistic [R].
+Vectorised = Callable[[np.ndarray], np.ndarray]
+WEIGHT_ROWS = 2**22  # resamples x windows per block of window weights (32 MiB of float64)
+
+
+def draw_counts(picked: np.ndarray, n_episodes: int) -> np.ndarray:
+    """Times each episode position is drawn in each resample: ``picked [R, k] -> [R, E]``."""
+    rows = np.asarray(picked, dtype=np.int64).reshape(-1, np.shape(picked)[-1])
+    flat = rows + n_episodes * np.arange(len(rows))[:, None]
+    counts = np.bincount(flat.ravel(), minlength=len(rows) * n_episodes)
+    return counts.reshape(len(rows), n_episodes).astype(np.float64)
+
+
+def from_weights(weighted: Weighted, episodes: np.ndarray) -> Vectorised:
+    """A statistic of window weights as one of episode draw counts (``Measurement.counted``).
+
+    A resample is the multiset of the windows of its drawn episodes: each window weighted by
+    the times its episode was drawn. Evaluated in blocks of resamples to bound memory.
+    """
+    _, inverse = np.unique(np.asarray(episodes), return_inverse=True)
+    inverse = inverse.ravel()
+    step = max(1, WEIGHT_ROWS // max(1, len(inverse)))
+
+    def counted(counts: np.ndarray) -> np.ndarray:
+        blocks = [weighted(counts[r : r + step][:, inverse]) for r in range(0, len(counts), step)]
+        return np.concatenate(blocks) if blocks else np.empty(0)
+
+    return counted
 
 
 @dataclass(frozen=True)
@@ -72,20 +105,38 @@ class Parts:
     def resampled(self, picked: np.ndarray) -> np.ndarray:
         """The statistic of each resample of episode positions ``picked [..., E]``."""
         picked = np.asarray(picked, dtype=np.int64)
-        e = len(self.sums)
-        lead = picked.shape[:-1]
-        rows = picked.reshape(-1, picked.shape[-1])
-        flat = rows + e * np.arange(len(rows))[:, None]
-        weights = np.bincount(flat.ravel(), minlength=len(rows) * e).reshape(len(rows), e)
+        return self.of_counts(draw_counts(picked, len(self.sums))).reshape(picked.shape[:-1])
+
+    def of_counts(self, counts: np.ndarray) -> np.ndarray:
+        """The statistic of each resample given its episode draw counts ``[R, E]``."""
         with np.errstate(all="ignore"):
-            out = np.asarray(self.combine(weights.astype(np.float64) @ self.sums))
-        return out.reshape(lead)
+            return np.asarray(self.combine(counts @ self.sums))
 
 
 def ratio_of_sums(s: np.ndarray) -> np.ndarray:
     """``s[..., 0] / s[..., 1]`` (a mean, a pooled mean); NaN where the denominator is 0."""
     den = s[..., 1]
     return np.where(den > 0, s[..., 0] / np.where(den > 0, den, 1.0), np.nan)
+
+
+def r2_parts(y: np.ndarray, p: np.ndarray, defined: np.ndarray, episodes: np.ndarray) -> Parts:
+    """R² of ``p`` for ``y`` on the ``defined`` windows, as per-episode sums of
+    ``[1, y, y², (y − p)²]`` (``y`` centred first, so the variance from sums keeps its
+    precision); NaN where fewer than 2 windows or a constant ``y`` leave it undefined."""
+    d = np.asarray(defined, dtype=bool)
+    y = np.asarray(y, dtype=np.float64)
+    yc = y - (y[d].mean() if d.any() else 0.0)
+    res = (y - np.asarray(p, dtype=np.float64)) ** 2
+    per_window = np.where(d[:, None], np.stack([np.ones_like(yc), yc, yc * yc, res], 1), 0.0)
+    return Parts.of_windows(per_window, episodes, r2_from_sums)
+
+
+def r2_from_sums(s: np.ndarray) -> np.ndarray:
+    n, s1, s2, res = s[..., 0], s[..., 1], s[..., 2], s[..., 3]
+    safe = np.where(n > 0, n, 1.0)
+    total = s2 - s1 * s1 / safe
+    ok = (n >= 2) & (total > 1e-12 * np.maximum(s2, 1e-300))
+    return np.where(ok, 1.0 - res / np.where(ok, total, 1.0), np.nan)
 
 
 def joined(parts: list[Parts], reduce: Callable[[list[np.ndarray]], np.ndarray]) -> Parts:
@@ -122,12 +173,16 @@ class Measurement:
     """One figure over a set of windows, resamplable by episode.
 
     ``statistic(indices)`` computes the figure on the windows at ``indices`` (positions into
-    ``episodes``); ``episodes[i]`` is the store episode of window ``i``.
+    ``episodes``); ``episodes[i]`` is the store episode of window ``i``. Optional fast forms of
+    the same figure for the bootstrap: ``parts`` (per-episode sums), or ``counted``, the
+    figure of many resamples from their episode draw counts (``from_weights`` makes one from a
+    function of window weights, for ranks and curves).
     """
 
     episodes: np.ndarray
     statistic: Statistic
     parts: Parts | None = None
+    counted: Vectorised | None = None
     _value: float | None = field(default=None, repr=False)
     _interval: Interval | None = field(default=None, repr=False)
 
@@ -177,10 +232,14 @@ class Measurement:
                 self.episodes,
                 seed=seed,
                 n_resamples=n_resamples,
-                parts=self.parts,
+                vectorised=self.vectorised(),
                 value=self._value,
             )
         return self._interval
+
+    def vectorised(self) -> Vectorised | None:
+        """The statistic of many resamples at once from their episode draw counts, if known."""
+        return self.parts.of_counts if self.parts is not None else self.counted
 
     def minus(self, other: Measurement) -> Measurement:
         """The paired difference ``self - other`` (both must score the same windows)."""
@@ -192,10 +251,14 @@ class Measurement:
                 f"({len(self.episodes)} vs {len(other.episodes)} windows)"
             )
         a, b = self.statistic, other.statistic
-        parts = None
         if self.parts is not None and other.parts is not None:
             parts = joined([self.parts, other.parts], lambda v: v[0] - v[1])
-        return Measurement(self.episodes, lambda idx: a(idx) - b(idx), parts)
+            return Measurement(self.episodes, lambda idx: a(idx) - b(idx), parts)
+        va, vb = self.vectorised(), other.vectorised()
+        counted = None
+        if va is not None and vb is not None:
+            counted = lambda counts: va(counts) - vb(counts)  # noqa: E731
+        return Measurement(self.episodes, lambda idx: a(idx) - b(idx), counted=counted)
 
 
 def _check(values: np.ndarray, episodes: np.ndarray) -> None:
@@ -214,12 +277,16 @@ def episode_bootstrap(
     confidence: float = CONFIDENCE,
     parts: Parts | None = None,
     value: float | None = None,
+    vectorised: Vectorised | None = None,
 ) -> Interval:
     """Point estimate and percentile interval, resampling whole episodes (scipy's bootstrap).
 
-    With ``parts`` every resample is evaluated at once from the per-episode sums (scipy's
-    vectorised path, the same draws); without, the statistic is recomputed per resample.
+    With ``vectorised`` (the statistic from episode draw counts ``[R, E]``) or ``parts``
+    every resample is evaluated at once (scipy's vectorised path, the same draws); without,
+    the statistic is recomputed per resample.
     """
+    if vectorised is None and parts is not None:
+        vectorised = parts.of_counts
     episodes = np.asarray(episodes)
     ids, inverse = np.unique(episodes, return_inverse=True)
     inverse = inverse.ravel()
@@ -234,9 +301,11 @@ def episode_bootstrap(
     def resampled(picked: np.ndarray) -> float:
         return float(statistic(np.concatenate([windows[int(i)] for i in picked])))
 
-    def vectorised(picked: np.ndarray, axis: int = -1) -> np.ndarray:
-        assert parts is not None
-        return parts.resampled(np.moveaxis(picked, axis, -1))
+    def at_once(picked: np.ndarray, axis: int = -1) -> np.ndarray:
+        assert vectorised is not None
+        picked = np.moveaxis(np.asarray(picked, dtype=np.int64), axis, -1)
+        out = np.asarray(vectorised(draw_counts(picked, len(ids))), dtype=np.float64)
+        return out.reshape(picked.shape[:-1])
 
     with np.errstate(all="ignore"), warnings.catch_warnings():
         # A statistic constant over resamples (a chance-level AUROC) has a zero-width interval,
@@ -244,8 +313,8 @@ def episode_bootstrap(
         warnings.simplefilter("ignore", sps.DegenerateDataWarning)
         result = sps.bootstrap(
             (np.arange(len(ids)),),
-            resampled if parts is None else vectorised,
-            vectorized=parts is not None,
+            resampled if vectorised is None else at_once,
+            vectorized=vectorised is not None,
             n_resamples=n_resamples,
             confidence_level=confidence,
             method="percentile",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import (
@@ -15,7 +13,7 @@ from sklearn.metrics import (
 )
 
 from wm_eval.metrics._checks import same_length
-from wm_eval.stats import Measurement
+from wm_eval.stats import Measurement, from_weights, r2_parts
 
 
 def reward_metrics(true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -73,16 +71,78 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(average_precision_score(labels, scores))
 
 
+def _tie_groups(labels: np.ndarray, scores: np.ndarray, *, descending: bool):
+    """Windows sorted by score, their labels, and where each run of tied scores starts."""
+    labels = np.asarray(labels, dtype=bool).ravel()
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    same_length(labels=labels, scores=scores)
+    order = np.argsort(-scores if descending else scores, kind="stable")
+    s = scores[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if len(s) else np.zeros(0, np.int64)
+    return order, labels[order], starts
+
+
+def _grouped(w: np.ndarray, order, y, starts) -> tuple[np.ndarray, np.ndarray]:
+    """Positive and negative weight of each tie group, for every row of weights ``[R, N]``."""
+    w = np.asarray(w, dtype=np.float64)[:, order]
+    pos = np.add.reduceat(np.where(y, w, 0.0), starts, axis=1)
+    return pos, np.add.reduceat(np.where(y, 0.0, w), starts, axis=1)
+
+
+def weighted_auroc(labels: np.ndarray, scores: np.ndarray):
+    """:func:`auroc` of many weightings of the windows at once: window weights ``[R, N]`` ->
+    ``[R]`` (a weight w counts the window w times; NaN where a class has no weight)."""
+    order, y, starts = _tie_groups(labels, scores, descending=False)
+
+    def statistic(w: np.ndarray) -> np.ndarray:
+        pos, neg = _grouped(w, order, y, starts)
+        below = np.cumsum(neg, axis=1) - neg  # negatives scored strictly lower
+        n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+        ok = (n_pos > 0) & (n_neg > 0)
+        hits = (pos * (below + 0.5 * neg)).sum(axis=1)
+        return np.where(ok, hits / np.where(ok, n_pos * n_neg, 1.0), np.nan)
+
+    return statistic
+
+
+def weighted_average_precision(labels: np.ndarray, scores: np.ndarray):
+    """:func:`average_precision` (sklearn's step-wise sum) of many weightings at once:
+    window weights ``[R, N]`` -> ``[R]``, NaN where the positives have no weight."""
+    order, y, starts = _tie_groups(labels, scores, descending=True)
+
+    def statistic(w: np.ndarray) -> np.ndarray:
+        tp, fp = _grouped(w, order, y, starts)
+        tp_cum, fp_cum = np.cumsum(tp, axis=1), np.cumsum(fp, axis=1)
+        said = tp_cum + fp_cum
+        precision = np.where(said > 0, tp_cum / np.where(said > 0, said, 1.0), 0.0)
+        total = tp_cum[:, -1] if tp.shape[1] else np.zeros(len(tp))
+        ap = (tp * precision).sum(axis=1)
+        return np.where(total > 0, ap / np.where(total > 0, total, 1.0), np.nan)
+
+    return statistic
+
+
+def auroc_measurement(labels: np.ndarray, scores: np.ndarray, episodes: np.ndarray) -> Measurement:
+    """:func:`auroc` as a measurement whose bootstrap runs on window weights (every resample at
+    once, the same values as recomputing it per resample)."""
+    labels, scores = np.asarray(labels, dtype=bool).ravel(), np.asarray(scores).ravel()
+    m = Measurement.of(auroc, episodes, labels, scores)
+    m.counted = from_weights(weighted_auroc(labels, scores), m.episodes)
+    return m
+
+
+def average_precision_measurement(
+    labels: np.ndarray, scores: np.ndarray, episodes: np.ndarray
+) -> Measurement:
+    """:func:`average_precision` as a measurement bootstrapped on window weights."""
+    labels, scores = np.asarray(labels, dtype=bool).ravel(), np.asarray(scores).ravel()
+    m = Measurement.of(average_precision, episodes, labels, scores)
+    m.counted = from_weights(weighted_average_precision(labels, scores), m.episodes)
+    return m
+
+
 def _r2(true: np.ndarray, pred: np.ndarray) -> float:
     return float(r2_score(true, pred)) if np.var(true) > 0 else float("nan")
-
-
-def _on_nonzero(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[..., float]:
-    def stat(true: np.ndarray, pred: np.ndarray) -> float:
-        nz = true != 0
-        return float(fn(true[nz] - pred[nz]).mean()) if nz.any() else float("nan")
-
-    return stat
 
 
 def reward_measurements(
@@ -99,11 +159,15 @@ def reward_measurements(
     if not np.isfinite(pred).all():
         raise ValueError("pred: contains NaN or inf")
     err = true - pred
+    nz = (true != 0).astype(np.float64)
+    episodes = np.asarray(episodes)
+    r2 = Measurement.of(_r2, episodes, true, pred)
+    r2.parts = r2_parts(true, pred, np.ones(len(true), dtype=bool), episodes)
     return {
         "mse": Measurement.mean(err**2, episodes),
         "mae": Measurement.mean(np.abs(err), episodes),
-        "r2": Measurement.of(_r2, episodes, true, pred),
-        "mse_nonzero": Measurement.of(_on_nonzero(np.square), episodes, true, pred),
-        "mae_nonzero": Measurement.of(_on_nonzero(np.abs), episodes, true, pred),
-        "auroc_positive": Measurement.of(lambda t, p: auroc(t > 0, p), episodes, true, pred),
+        "r2": r2,
+        "mse_nonzero": Measurement.pooled(err**2 * nz, nz, episodes),
+        "mae_nonzero": Measurement.pooled(np.abs(err) * nz, nz, episodes),
+        "auroc_positive": auroc_measurement(true > 0, pred, episodes),
     }

@@ -13,7 +13,11 @@ from wm_eval.baselines import CopyLatentPredictor
 from wm_eval.data import DataSource
 from wm_eval.loading import Component, ModelGroup, apply_batched
 from wm_eval.metrics.probes import event_scores
-from wm_eval.metrics.reward import auroc, average_precision, reward_measurements
+from wm_eval.metrics.reward import (
+    auroc_measurement,
+    average_precision_measurement,
+    reward_measurements,
+)
 from wm_eval.probes.registry import probe
 from wm_eval.report import Table
 from wm_eval.session import EvalSession
@@ -187,8 +191,8 @@ def _set_scores(table: Table, column: str, y: np.ndarray, score, episodes: np.nd
         for key in INFO_ROWS:
             table.set(key, column, None)
         return
-    table.set("auroc", column, Measurement.of(auroc, episodes, y, score))
-    table.set("average_precision", column, Measurement.of(average_precision, episodes, y, score))
+    table.set("auroc", column, auroc_measurement(y, score, episodes))
+    table.set("average_precision", column, average_precision_measurement(y, score, episodes))
 
 
 def _store_baselines(
@@ -202,14 +206,9 @@ def _store_baselines(
     _set_scores(table, pixels, y, score, episodes)
     chance = table.add_column(C.CHANCE + tag, baseline=True)
     both = bool(0 < y.sum() < len(y))
-    table.set(
-        "auroc",
-        chance,
-        Measurement.of(lambda t: 0.5 if 0 < t.sum() < len(t) else np.nan, episodes, y)
-        if both
-        else None,
-    )
-    table.set("average_precision", chance, Measurement.of(np.mean, episodes, y.astype(float)))
+    # Chance: AUROC 0.5 wherever both classes are present, average precision = prevalence.
+    table.set("auroc", chance, auroc_measurement(y, np.zeros(len(y)), episodes) if both else None)
+    table.set("average_precision", chance, Measurement.mean(y.astype(float), episodes))
 
 
 def information_table(session: EvalSession) -> Table:

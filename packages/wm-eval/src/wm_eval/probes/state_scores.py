@@ -23,7 +23,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from wm_eval.metrics.probes import RIDGE_ALPHAS
-from wm_eval.stats import Measurement, Parts, joined
+from wm_eval.stats import Measurement, Parts, joined, r2_parts
 
 NAN = float("nan")
 
@@ -130,7 +130,7 @@ def variable_cells(
             f"{len(episodes)} differ"
         )
     if not categorical:
-        m = Measurement(episodes, masked(r2, y, p, defined), _r2_parts(y, p, defined, episodes))
+        m = Measurement(episodes, masked(r2, y, p, defined), r2_parts(y, p, defined, episodes))
         return Cells(m, m)
     counts = _class_parts(y, p, defined, episodes)
     return Cells(
@@ -138,24 +138,6 @@ def variable_cells(
         Measurement(episodes, masked(adjusted_balanced_accuracy, y, p, defined), counts(_adjusted)),
         Measurement(episodes, masked(macro_f1, y, p, defined), counts(_macro_f1)),
     )
-
-
-def _r2_parts(y: np.ndarray, p: np.ndarray, defined: np.ndarray, episodes: np.ndarray) -> Parts:
-    """Per-window ``[1, y, y², (y − p)²]`` on defined windows (``y`` centred), for R²."""
-    d = np.asarray(defined, dtype=bool)
-    y = np.asarray(y, dtype=np.float64)
-    yc = y - (y[d].mean() if d.any() else 0.0)
-    res = (y - np.asarray(p, dtype=np.float64)) ** 2
-    per_window = np.where(d[:, None], np.stack([np.ones_like(yc), yc, yc * yc, res], 1), 0.0)
-    return Parts.of_windows(per_window, episodes, _r2_from_sums)
-
-
-def _r2_from_sums(s: np.ndarray) -> np.ndarray:
-    n, s1, s2, res = s[..., 0], s[..., 1], s[..., 2], s[..., 3]
-    safe = np.where(n > 0, n, 1.0)
-    total = s2 - s1 * s1 / safe
-    ok = (n >= 2) & (total > 1e-12 * np.maximum(s2, 1e-300))
-    return np.where(ok, 1.0 - res / np.where(ok, total, 1.0), NAN)
 
 
 def _class_parts(y, p, defined, episodes) -> Callable[[Callable], Parts]:
