@@ -114,6 +114,8 @@ def test_tiny_sweep_killed_then_finished_without_redoing(tmp_path):
     assert finished and interrupted
     kept = _mtimes([out / "data", *[r / "checkpoints" for r in finished]])
     kept.update(_mtimes([r / "run.json" for r in finished]))
+    reports = list(out.glob("eval/*/*/*/report.json"))
+    already = len(finished) + 1 + len(reports)  # the finished runs, the store, evaluations
 
     status = _run(out, "--status", timeout=120)
     assert status.returncode == 0, status.stderr
@@ -122,14 +124,12 @@ def test_tiny_sweep_killed_then_finished_without_redoing(tmp_path):
 
     rerun = _run(out, *NO_PREFLIGHT)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    reports = list(out.glob("eval/*/*/*/report.json"))
-    already = len(finished) + 1 + len(reports)  # the finished runs, the store, evaluations
     assert f"{already} already finished" in rerun.stdout, rerun.stdout
-    assert _mtimes(list({p for p in kept})) == kept, "a finished stage was redone"
+    assert _mtimes(list(kept)) == kept, "a finished stage was redone"
 
     # The interrupted run resumed in place (its second attempt ran with --resume).
     for run in interrupted:
-        log = next((out / "logs").glob(f"*{run.name}.log"))
+        log = out / "logs" / ("train." + ".".join(run.relative_to(out / "runs").parts) + ".log")
         attempts = [ln for ln in log.read_text().splitlines() if ln.startswith("==== ")]
         assert len(attempts) >= 2 and attempts[-1].endswith("--resume"), attempts
 
