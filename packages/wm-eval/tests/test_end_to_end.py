@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sys
 from pathlib import Path
@@ -69,6 +70,21 @@ def test_report_files_and_runs(report):
     assert list((out / "plots").glob("reconstruction_*.png"))
     assert list((out / "plots").glob("rollout_*.gif"))
     assert "wm_train" not in sys.modules
+
+
+def test_report_json_times_every_probe_and_its_parts(report):
+    rep, out = report
+    timings = json.loads((out / "report.json").read_text())["timings"]
+    assert set(timings["probes"]) == set(rep.config["probes"])
+    for name, probe in timings["probes"].items():
+        parts = probe["parts"]
+        assert "intervals (episode bootstrap)" in parts and "other" in parts, name
+        assert min(parts.values()) >= 0
+        assert sum(parts.values()) == pytest.approx(probe["total"], abs=0.01), name
+    assert "encoder passes" in timings["probes"]["representation"]["parts"]
+    assert timings["total"] >= timings["loading"] + sum(
+        p["total"] for p in timings["probes"].values()
+    )
 
 
 def test_headline_copies_the_tables(report):
@@ -247,16 +263,20 @@ def test_missing_components_give_na(runs, tmp_path):
     assert rows["state_probe_mean"]["values"] == {"jepa": None, "crashed": None}  # not run
 
 
-def test_cli_with_gin_file_and_bindings(runs, tmp_path, capsys):
+def test_cli_with_gin_file_and_bindings(runs, tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="wm_eval")
     if not CONFIG_FILE.is_file():
         pytest.skip("configs/eval.gin is not beside this checkout")
     binds = [f"EvalConfig.{k} = {v!r}" for k, v in SMALL.items()]
     binds.append("EvalConfig.probes = ('representation', 'reconstruction')")
     argv = ["--gin", str(CONFIG_FILE), "--run", str(runs["encoder_decoder"])]
     argv += [a for b in binds for a in ("--bind", b)]
-    assert main([*argv, "--out", str(tmp_path / "cli")]) == 0
+    assert main([*argv, "-v", "--out", str(tmp_path / "cli")]) == 0
     data = json.loads((tmp_path / "cli" / "report.json").read_text())
     assert set(data["tables"]) == {"representation", "collapse", "reconstruction"}
+    for name in ("representation", "reconstruction"):  # -v: each probe's time and its parts
+        assert f"probe {name} took " in caplog.text
+    assert "  encoder passes: " in caplog.text and "wm-eval took " in caplog.text
     assert data["config"]["max_samples"] == 48
     assert "next_frame_l1" in data["headline"]["rows"]
     printed = capsys.readouterr().out

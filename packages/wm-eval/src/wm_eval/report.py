@@ -241,6 +241,7 @@ class Report:
     config: dict[str, Any] = field(default_factory=dict)
     headline: Headline | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)  # seconds, see ``evaluate``
 
     def table(self, name: str) -> Table | None:
         """The table called ``name``, or None when its probe did not run."""
@@ -255,6 +256,7 @@ class Report:
             "notes": self.notes,
             "config": self.config,
             "provenance": self.provenance,
+            "timings": self.timings,
         }
 
     def to_markdown(self) -> str:

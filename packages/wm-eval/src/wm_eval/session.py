@@ -49,15 +49,25 @@ class EvalSession:
     _states: dict[tuple, StateLatents] = field(default_factory=dict, repr=False)
     _digests: dict[int, str] = field(default_factory=dict, repr=False)
     timings: dict[str, float] = field(default_factory=dict, repr=False)
+    _inner: list[float] = field(default_factory=list, repr=False)
 
     @contextmanager
     def timed(self, label: str) -> Iterator[None]:
-        """Add the block's wall time to ``timings[label]``: where a probe's time went (``-v``)."""
+        """Add the block's wall time to ``timings[label]``: where a probe's time went (``-v``).
+
+        Blocks may nest (an encoder pass inside a fit): a nested block's time counts under its
+        own label only, so the parts of a probe add up to no more than its wall time.
+        """
         t0 = time.perf_counter()
+        self._inner.append(0.0)
         try:
             yield
         finally:
-            self.timings[label] = self.timings.get(label, 0.0) + time.perf_counter() - t0
+            elapsed = time.perf_counter() - t0
+            own = elapsed - self._inner.pop()
+            self.timings[label] = self.timings.get(label, 0.0) + own
+            if self._inner:
+                self._inner[-1] += elapsed
 
     def source(self, group: ModelGroup) -> DataSource | None:
         """The store of a run; None when its run.json names none that could be opened."""
