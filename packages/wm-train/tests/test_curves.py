@@ -3,6 +3,7 @@ before samples were logged, and the command-line tool on several runs."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -60,35 +61,27 @@ def test_runs_without_samples_seen_fall_back_to_steps(tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == PNG
 
 
-def test_tool_plots_several_runs_and_refuses_a_folder_without_metrics(
-    ed_run: Path, tmp_path: Path
-) -> None:
+def load_tool():
+    spec = importlib.util.spec_from_file_location("plot_curves", ROOT / "tools" / "plot_curves.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tool_plots_several_runs_from_the_command_line(ed_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "both.png"
+    argv = [str(ed_run), str(ed_run), "--label", "a", "--label", "b", "--out", str(out)]
     tool = str(ROOT / "tools" / "plot_curves.py")
     done = subprocess.run(
-        [
-            sys.executable,
-            tool,
-            str(ed_run),
-            str(ed_run),
-            "--label",
-            "a",
-            "--label",
-            "b",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, tool, *argv], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert out.read_bytes()[:8] == PNG
-    bad = subprocess.run(
-        [sys.executable, tool, str(tmp_path), "--out", str(tmp_path / "x.png")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert bad.returncode == 2 and "no metrics.jsonl" in bad.stderr
+    assert done.stdout.strip() == str(out) and out.read_bytes()[:8] == PNG
+
+
+def test_tool_refuses_a_folder_without_metrics_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = load_tool().main([str(tmp_path), "--out", str(tmp_path / "x.png")])
+    assert code == 2 and "no metrics.jsonl" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()

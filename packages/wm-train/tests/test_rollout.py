@@ -140,3 +140,24 @@ def test_encoder_decoder_rollout_k3_trains_on_horizon_3_windows(
     epochs = [r for r in records if "train/epoch_loss" in r]
     assert epochs[-1]["train/epoch_loss"] < 0.9 * first
     assert {"val/pixel_l1/step1", "val/pixel_l1/step3", "val/baseline_loss"} <= set(epochs[-1])
+
+
+def test_jepa_decoder_probe_trains_on_cached_k_step_rollouts(
+    jepa_run: Path, train_workflow, tmp_path: Path, metrics
+) -> None:
+    """ed_k3.gin on the JEPA decoder probe: the frozen encoder and predictor roll out 3 steps
+    once per window (latent cache), and only the decoder trains on the decoded rollouts."""
+    run = train_workflow(
+        "jepa_decoder",
+        tmp_path / "jd_k3",
+        f"INIT_FROM = {str(jepa_run)!r}",
+        "losses.reconstruction.rollout_steps = 3",
+    )
+    info = json.loads((run / "run.json").read_text())
+    assert info["cached_latents"] is True and info["data"]["horizon"] == 3
+    records = metrics(run)
+    first = next(r["train/loss"] for r in records if "train/loss" in r)
+    epochs = [r for r in records if "train/epoch_loss" in r]
+    assert epochs[-1]["train/epoch_loss"] < 0.9 * first
+    assert "val/pixel_l1/step3" in epochs[-1]
+    assert "val/collapse/effective_rank" not in epochs[-1]  # the frozen encoder is not watched

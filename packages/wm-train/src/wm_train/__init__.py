@@ -12,6 +12,7 @@ from wm_train.callbacks import (
     StepMetrics,
 )
 from wm_train.config import DataConfig, OptimConfig
+from wm_train.curves import LearningCurves, plot_curves
 from wm_train.ema import EmaTarget, decay_schedule
 from wm_train.freeze import FREEZE_POLICIES, FreezeModules, NoFreeze, UnfreezeAfter, register_freeze
 from wm_train.losses import (
@@ -43,6 +44,7 @@ __all__ = [
     "EmaUpdate",
     "FreezeModules",
     "JepaLoss",
+    "LearningCurves",
     "MetricsLogger",
     "NoFreeze",
     "NonFiniteGuard",
@@ -61,6 +63,7 @@ __all__ = [
     "WorldLoss",
     "__version__",
     "decay_schedule",
+    "plot_curves",
     "register_freeze",
     "register_loss",
 ]
