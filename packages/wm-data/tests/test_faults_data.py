@@ -395,6 +395,7 @@ COLLECT_GIN = Path(__file__).resolve().parents[3] / "configs" / "collect.gin"
         ("SEED = -1", ["collect.seed = -1"]),
         ("collect.on_target = 'stopp'", ["collect.on_target", "Did you mean 'stop'?"]),
         ("collect.backend = 'native'", ["collect.backend", "collect.ram = False"]),
+        ("collect.compression = 'zst'", ["collect.compression", "Did you mean 'zstd'?"]),
     ],
 )
 def test_refused_collect_config_creates_nothing(

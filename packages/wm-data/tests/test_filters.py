@@ -57,7 +57,7 @@ def test_gzip_store_still_reads_and_appends_with_its_own_filter(tiny_store: Path
     ds = WindowDataset(old, split="all", in_memory=False)
     assert np.array_equal(ds[0]["frames"].numpy(), first.frames[:5])
     ds.reader.close()
-    with ReplayWriter(old, meta) as w:  # the default is zstd now
+    with ReplayWriter(old, meta) as w:  # the default is lz4 now
         w.add_episode(first.frames, first.actions, first.rewards, ram=first.ram)
     with h5py.File(old, "r") as f:
         assert [c for c, _ in dataset_filters(f["frames"])] == [1, 3]
@@ -66,7 +66,7 @@ def test_gzip_store_still_reads_and_appends_with_its_own_filter(tiny_store: Path
 
 
 def test_compression_names_and_levels_are_checked() -> None:
-    assert check_compression("zstd") == ("zstd", 3)
+    assert check_compression("zstd") == ("zstd", 3) and check_compression("lz4") == ("lz4", None)
     assert check_compression(None) == ("none", None)
     assert describe("gzip", 4) == "gzip:4" and describe("lzf") == "lzf"
     with pytest.raises(ValueError, match="compression must be one of"):
@@ -113,3 +113,16 @@ def test_a_plugin_filter_without_hdf5plugin_fails_with_a_clear_error(tiny_store,
     assert "GZIP 4 " in "\n".join(out)  # gzip stores need no plugin
     assert any("needs the hdf5plugin package" in line for line in out if line.startswith("WRITE"))
     assert not new.exists()
+
+
+def test_collect_writes_the_filter_it_is_given(tmp_path: Path) -> None:
+    from wm_data.collect import collect
+
+    res = collect(
+        tmp_path / "z", compression="zstd", target_steps=None, target_episodes=1, size=16,
+        max_episode_steps=10, num_envs=1, policy="random", progress=False,
+    )  # fmt: skip
+    with open_store(res.path) as r:
+        assert r.metadata["compression"] == "zstd:3" and r.num_episodes == 1
+    with h5py.File(res.shards[0], "r") as f:
+        assert [c for c, _ in dataset_filters(f["frames"])] == [32015, 3]

@@ -9,7 +9,7 @@ from wm_data.collect.loops import EpisodeCallback, Target
 from wm_data.collect.settings import check_collect_settings
 from wm_data.collect.workers import Collection, CollectResult, fill_store
 from wm_data.envs import DEFAULT_ENV_ID, EnvSpec
-from wm_data.store import DEFAULT_CHUNK_FRAMES
+from wm_data.store import DEFAULT_CHUNK_FRAMES, DEFAULT_COMPRESSION
 
 
 @configurable("collect", module="wm_data", denylist=["on_episode"])
@@ -39,6 +39,7 @@ def collect(
     overwrite: bool = False,
     backend: str = "auto",
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    compression: str = DEFAULT_COMPRESSION,
     on_target: str = "finish_episodes",
     progress: bool = True,
     on_episode: EpisodeCallback | None = None,
@@ -55,7 +56,9 @@ def collect(
     ``'finish_episodes'`` stores them whole (the store passes its target by up to ``num_envs``
     episodes per shard), ``'stop'`` drops them and any episode that would pass the target (the
     store stays at or under it; a shard's first episode is kept even when longer). What was
-    requested, stored and dropped is written to ``path/collection.json``.
+    requested, stored and dropped is written to ``path/collection.json``. New shard files
+    compress frames with ``compression`` (``'lz4'``, ``'zstd'``, ``'gzip'``, ``'lzf'`` or
+    ``'none'``); a shard being appended to keeps its own filter.
     Every setting is checked before anything is created (``ConfigError`` naming the gin key).
     """
     check_collect_settings({k: v for k, v in locals().items() if k != "on_episode"})
@@ -80,6 +83,7 @@ def collect(
         overwrite=overwrite,
         backend=backend,
         chunk_frames=chunk_frames,
+        compression=compression,
         on_target=on_target,
     )
     return fill_store(

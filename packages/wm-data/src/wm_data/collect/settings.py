@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from wm_core import ConfigError, did_you_mean
+from wm_data.store.filters import COMPRESSIONS
 
 ON_TARGET = ("finish_episodes", "stop")
 BACKENDS = ("auto", "native", "gymnasium")
@@ -97,7 +98,11 @@ def _check_env_id(env_id: Any) -> None:
 
 
 def _check_choices(settings: Mapping[str, Any]) -> None:
-    for key, choices in (("on_target", ON_TARGET), ("backend", BACKENDS)):
+    for key, choices in (
+        ("on_target", ON_TARGET),
+        ("backend", BACKENDS),
+        ("compression", COMPRESSIONS),
+    ):
         if settings[key] not in choices:
             names = " or ".join(repr(c) for c in choices)
             raise _refuse(

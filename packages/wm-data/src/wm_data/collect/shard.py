@@ -11,7 +11,7 @@ from typing import Any
 from wm_data.collect.loops import EpisodeCallback, Target, run_collection
 from wm_data.envs import EnvSpec, action_meanings, make_env
 from wm_data.policies import make_policy, policy_needs_agent
-from wm_data.store import DEFAULT_CHUNK_FRAMES, IDENTITY_FIELDS, ReplayWriter
+from wm_data.store import DEFAULT_CHUNK_FRAMES, DEFAULT_COMPRESSION, IDENTITY_FIELDS, ReplayWriter
 from wm_data.vector import BACKEND_NAMES, native_supported
 
 # Metadata a shard must share with the requested collection before episodes are appended:
@@ -126,6 +126,7 @@ def collect_shard(
     overwrite: bool = False,
     backend: str = "auto",
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    compression: str = DEFAULT_COMPRESSION,
     on_target: str = "finish_episodes",
     on_episode: EpisodeCallback | None = None,
     stats: dict[str, Any] | None = None,
@@ -153,7 +154,12 @@ def collect_shard(
     loop_seconds = 0.0
     report: dict[str, Any] = {}
     with ReplayWriter(
-        path, meta, overwrite=overwrite, chunk_frames=chunk_frames, check_fields=CHECK_FIELDS
+        path,
+        meta,
+        overwrite=overwrite,
+        chunk_frames=chunk_frames,
+        compression=compression,
+        check_fields=CHECK_FIELDS,
     ) as writer:
         if not target.reached(writer.num_steps, writer.num_episodes):
             model = _agent_model(policy, agent_path, spec)

@@ -18,7 +18,13 @@ from wm_data.collect.record import read_record, shard_entry, write_record
 from wm_data.collect.shard import collect_shard
 from wm_data.envs import EnvSpec
 from wm_data.policies import policy_needs_agent
-from wm_data.store import DEFAULT_CHUNK_FRAMES, STORE_SUFFIXES, ReplayReader, StoreError
+from wm_data.store import (
+    DEFAULT_CHUNK_FRAMES,
+    DEFAULT_COMPRESSION,
+    STORE_SUFFIXES,
+    ReplayReader,
+    StoreError,
+)
 
 AGENT_NAME = "ppo_agent.zip"
 
@@ -40,6 +46,7 @@ class Collection:
     overwrite: bool = False
     backend: str = "auto"
     chunk_frames: int = DEFAULT_CHUNK_FRAMES
+    compression: str = DEFAULT_COMPRESSION
     on_target: str = "finish_episodes"
 
 

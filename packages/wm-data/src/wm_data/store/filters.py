@@ -1,11 +1,15 @@
 """Compression filters of a store: a name and level -> h5py dataset options, and the check
 that every filter a file uses can be decoded by this Python.
 
-New stores use Zstandard (level 3) through ``hdf5plugin``: on 64x64 Assault frames it is 2.8x
-smaller than gzip-1 and decodes about 4x faster (``benchmarks/NOTES.md``), which is what lets
-training stream a store larger than RAM. gzip and lzf are built into h5py and still read and
-write everywhere; a Zstd or LZ4 store opened where ``hdf5plugin`` is missing fails with a
-:class:`StoreError` that names the file, the dataset, the filter and the fix.
+New stores compress frames with LZ4 through ``hdf5plugin``: on 64x64 Assault frames it is a
+fifth smaller than gzip-1 and decodes about 5x faster, which is what lets training stream a
+store larger than RAM at over half the in-RAM window rate (numbers in ``benchmarks/NOTES.md``).
+Zstandard (``compression="zstd"``) makes files about half the size of LZ4 for about a quarter
+more decode time; gzip and lzf are built into h5py. The emulator RAM, read by evaluation rather
+than streamed, takes Zstandard level 9 whenever the frames take a plugin filter. gzip stores
+written before LZ4 became the default read and append as before; a store whose filter this
+Python cannot decode (``hdf5plugin`` missing) fails with a :class:`StoreError` that names the
+file, the dataset, the filter and the fix.
 """
 
 from __future__ import annotations
@@ -23,10 +27,16 @@ except ImportError:  # pragma: no cover - exercised by faking its absence in the
     hdf5plugin = None
 
 COMPRESSIONS = ("zstd", "lz4", "gzip", "lzf", "none")
-DEFAULT_COMPRESSION = "zstd"
+DEFAULT_COMPRESSION = "lz4"
 # Frames: the level that is fast to write and read. RAM (a few percent of the bytes): denser.
 DEFAULT_LEVEL = {"zstd": 3, "gzip": 1}
-RAM_LEVEL = {"zstd": 9, "gzip": 9}
+RAM_FILTER: dict[str, tuple[str, int | None]] = {
+    "lz4": ("zstd", 9),
+    "zstd": ("zstd", 9),
+    "gzip": ("gzip", 9),
+    "lzf": ("lzf", None),
+    "none": ("none", None),
+}
 LEVELS = {"zstd": (1, 22), "gzip": (0, 9)}
 # HDF5 filter ids of the registered third-party filters hdf5plugin provides.
 PLUGIN_FILTERS = {
@@ -81,9 +91,9 @@ def dataset_options(compression: str | None, level: int | None = None) -> dict[s
 
 
 def ram_options(compression: str | None) -> dict[str, Any]:
-    """The same filter for the RAM dataset, at the denser level where there is one."""
+    """The RAM dataset's filter for stores whose frames use ``compression`` (denser)."""
     name, _ = check_compression(compression)
-    return dataset_options(name, RAM_LEVEL.get(name))
+    return dataset_options(*RAM_FILTER[name])
 
 
 def dataset_filters(ds: h5py.Dataset) -> list[tuple[int, str]]:
