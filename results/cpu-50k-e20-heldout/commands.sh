@@ -32,5 +32,6 @@ done
 python tools/export_result.py --store "$DATA" --out "$RESULT" "$RUNS/jepa" "$RUNS/encoder_decoder"
 
 # 4. evaluate (re-runnable from the committed folder alone)
-wm-eval --gin configs/eval.gin --run "$RESULT/runs/jepa" --run "$RESULT/runs/encoder_decoder" \
-  --out "$RESULT" -v
+wm-eval --gin configs/eval.gin \
+  --bind "EvalConfig.probes = ('representation', 'state', 'rollout', 'reconstruction', 'reward', 'control')" \
+  --run "$RESULT/runs/jepa" --run "$RESULT/runs/encoder_decoder" --out "$RESULT" -v
