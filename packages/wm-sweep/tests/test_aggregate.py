@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats as sps
+
 from wm_sweep.aggregate import aggregate
 from wm_sweep.aggregate.stats import estimate, iqm, probability_of_improvement
 from wm_sweep.cli import main

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from wm_core import RunManifest, write_manifest
 from wm_sweep.cli import main
 from wm_sweep.plan import expand, game_slug
 from wm_sweep.spec import Sweep
 from wm_sweep.stages import stage_done
-
-from wm_core import RunManifest, write_manifest
 
 REPO = Path(__file__).resolve().parents[3]
 

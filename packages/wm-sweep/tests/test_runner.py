@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from wm_sweep.runner import StageFailed, run_stage
 from wm_sweep.stages import Stage, read_state, stage_done
 from wm_sweep.status import stage_status

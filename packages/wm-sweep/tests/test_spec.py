@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from wm_core import parse_config
 from wm_sweep import spec as S
 from wm_sweep.cli import main
 from wm_sweep.plan import expand
 from wm_sweep.spec import Local, Slurm, SpecError, Sweep, available_cores
 from wm_sweep.validate import check_bindings, check_files, check_games
-
-from wm_core import parse_config
 
 REPO = Path(__file__).resolve().parents[3]
 BASE = """
