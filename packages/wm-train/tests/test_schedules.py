@@ -35,6 +35,8 @@ def test_samples_seen_counts_windows_drawn_and_updates_repeat_each_batch(
     jepa_trainer(tiny_store, tmp_path / "x3", updates_per_batch=3).fit()
     one, three = (json.loads((tmp_path / r / "run.json").read_text()) for r in ("x1", "x3"))
     batches = -(-windows // 32)
+    seconds = one["training"].pop("train_seconds")
+    assert 0 < seconds < 600  # wall time of the two epochs, kept for a run's cost
     assert one["training"] == {
         "batch_size": 32,
         "updates_per_batch": 1,
@@ -78,3 +80,12 @@ def test_updates_per_batch_is_range_checked(tiny_store: Path, tmp_path: Path) ->
     with pytest.raises(ConfigError, match=r"Trainer\.updates_per_batch = 0: must be an int >= 1"):
         jepa_trainer(tiny_store, tmp_path / "bad", updates_per_batch=0)
     assert not (tmp_path / "bad").exists()
+
+
+def test_train_seconds_carry_across_resume(tiny_store: Path, tmp_path: Path) -> None:
+    trainer = jepa_trainer(tiny_store, tmp_path / "run", epochs=1)
+    trainer.fit()
+    first = json.loads((tmp_path / "run" / "run.json").read_text())["training"]["train_seconds"]
+    jepa_trainer(tiny_store, tmp_path / "run", epochs=2).fit(resume=True)
+    both = json.loads((tmp_path / "run" / "run.json").read_text())["training"]["train_seconds"]
+    assert 0 < first < both

@@ -51,7 +51,10 @@ def test_train_state_round_trips_through_extra() -> None:
         collapse_reference=0.25,
     )
     extra = state.to_extra()
-    assert set(extra) == EXTRA_KEYS  # the keys every earlier version wrote, nothing else
+    # the keys every earlier version wrote, plus the wall time added since; nothing else
+    assert set(extra) == EXTRA_KEYS | {"train_seconds"}
+    older = {k: v for k, v in extra.items() if k != "train_seconds"}
+    assert TrainState.from_extra(older).train_seconds == 0.0  # older checkpoints still read
     assert extra["best"] == math.inf  # kept as a float, not the string JSON would need
     assert extra["optimizer"]["param_groups"][0]["betas"] == [0.9, 0.999]
     back = TrainState.from_extra(extra)

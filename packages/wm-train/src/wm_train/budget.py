@@ -46,6 +46,7 @@ def training_record(
         "planned_steps": trainer.epochs * steps_per_epoch,
         "samples_seen": state.samples_seen,
         "steps": state.global_step,
+        "train_seconds": round(float(state.train_seconds), 3),
     }
 
 

@@ -263,10 +263,17 @@ class MetricsLogger(Callback):
 class Checkpointer(Callback):
     """``last.pt`` after every epoch and ``best.pt`` on a new best score, each with every role
     and the whole ``TrainState``; then run.json's ``epochs_done`` and ``training`` (samples
-    seen and steps taken against the planned budget)."""
+    seen, steps taken and wall time against the planned budget)."""
+
+    epoch_tic: float | None = None
+
+    def on_epoch_start(self, state: TrainState) -> None:
+        self.epoch_tic = time.perf_counter()
 
     def on_epoch_end(self, state: TrainState, metrics: dict[str, float]) -> None:
         fit = self.fit
+        if self.epoch_tic is not None:
+            state.train_seconds += time.perf_counter() - self.epoch_tic
         if not fit.dist.is_main:
             return
         state.capture(

@@ -40,7 +40,8 @@ class TrainState:
     ``improved`` (the last epoch set a new best score) is not saved: it only tells the
     checkpoint callback to write ``best.pt`` too. Nor is ``samples_seen``: checkpoints fall on
     epoch ends, where it is the epochs done times the windows of an epoch (set when a run
-    starts or resumes).
+    starts or resumes). ``train_seconds`` (wall time of the finished epochs, validation
+    included) is saved and carried across resumes, so a run's cost is known from its folder.
     """
 
     workflow: str = "custom"
@@ -57,6 +58,7 @@ class TrainState:
     collapse_reference: float | None = None
     improved: bool = field(default=False, compare=False)
     samples_seen: int = field(default=0, compare=False)
+    train_seconds: float = field(default=0.0, compare=False)
 
     # -- the checkpoint's extra dict ---------------------------------------------------------
 
