@@ -2,7 +2,9 @@
 
 ``aggregate(sweep_dir)`` reads ``eval/<game>/<variant>/seed<k>/report.json`` (the list comes from
 ``sweep.json`` when the sweep wrote one) and writes ``aggregate/aggregate.json``,
-``aggregate/aggregate.md`` and ``aggregate/plots/*.png``, each atomically.
+``aggregate/aggregate.md`` and ``aggregate/plots/*.png``, each atomically. A sweep of several
+variants (an ablation) also gets one row per variant with each run's training cost, and the
+learning curves of every variant (``wm_sweep.aggregate.variants``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from wm_sweep.aggregate.compute import summarise
 from wm_sweep.aggregate.markdown import to_markdown
 from wm_sweep.aggregate.plots import write_plots
 from wm_sweep.aggregate.read import Evaluation, find_evaluations, read_scores
+from wm_sweep.aggregate.variants import variant_rows, variants_markdown, write_curves
 from wm_sweep.plan import SWEEP_FILE
 from wm_sweep.spec import OBJECTIVES, Aggregate
 
@@ -87,7 +90,14 @@ def aggregate(
     out = Path(out_dir) if out_dir is not None else sweep_dir / "aggregate"
     out.mkdir(parents=True, exist_ok=True)
     result["plots"] = write_plots(result, out)
-    atomic_write_text(out / "aggregate.md", to_markdown(result))
+    markdown = to_markdown(result)
+    if len(result["sweep"]["variants"]) > 1:  # an ablation: one row per variant as well
+        records = variant_rows(evaluations)
+        result["variants"] = records
+        (out / "plots").mkdir(exist_ok=True)
+        result["plots"]["curves"] = write_curves(records, out / "plots")
+        markdown += "\n" + variants_markdown(records)
+    atomic_write_text(out / "aggregate.md", markdown)
     text = json.dumps(to_plain(result), indent=2, allow_nan=False)
     atomic_write_text(out / "aggregate.json", text + "\n")  # last: it marks the stage done
     return result
