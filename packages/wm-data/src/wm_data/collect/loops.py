@@ -264,16 +264,17 @@ def _run_native(
     # Env i is seeded with base + i once; the table records the seed of the env that played it.
     base = episode_seed(seed, shard, gate.writer.num_episodes) % (2**31 - num_envs)
     buffers = [EpisodeBuffer() for _ in range(num_envs)]
-    fresh = np.ones(num_envs, bool)  # the next observation of env i starts an episode
-    active = np.zeros(num_envs, bool)  # env i plays an episode that may be stored
-    last_action = np.zeros(num_envs, np.int64)
+    # Plain lists, converted once per batch: the per-env work below is the loop's overhead.
+    fresh = [True] * num_envs  # the next observation of env i starts an episode
+    active = [False] * num_envs  # env i plays an episode that may be stored
+    last_action = [0] * num_envs
 
     def in_flight() -> list[int]:
-        return [len(buffers[i].actions) for i in np.flatnonzero(active)]
+        return [len(buffers[i].actions) for i in range(num_envs) if active[i]]
 
     try:
         obs, info = raw.reset(seed=base)
-        rewards = terms = truncs = np.zeros(len(obs))
+        rewards, terms, truncs = [0.0] * len(obs), [False] * len(obs), [False] * len(obs)
         t0 = time.perf_counter()
         while True:
             obs = to_cf(obs)
@@ -285,7 +286,7 @@ def _run_native(
                     if active[i]:
                         buffers[i].start(obs[j, -c:], None, base + i)
                     continue
-                fresh[i] = bool(terms[j] or truncs[j])
+                fresh[i] = terms[j] or truncs[j]
                 if not active[i]:  # an episode begun past the target: played, never stored
                     continue
                 buffers[i].add(obs[j, -c:], None, last_action[i], rewards[j], terms[j], truncs[j])
@@ -295,11 +296,13 @@ def _run_native(
                     if gate.done:
                         gate.discard(in_flight())
                         return time.perf_counter() - t0
-            if not active.any() and not gate.may_start([]):
+            if not any(active) and not gate.may_start([]):
                 return time.perf_counter() - t0
             actions = policy.act(obs)
-            last_action[ids] = actions
+            for i, a in zip(ids.tolist(), actions.tolist(), strict=True):
+                last_action[i] = a
             raw.send(actions)
-            obs, rewards, terms, truncs, info = raw.recv()
+            obs, rew, term, trunc, info = raw.recv()
+            rewards, terms, truncs = rew.tolist(), term.tolist(), trunc.tolist()
     finally:
         venv.close()
