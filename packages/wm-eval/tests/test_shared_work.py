@@ -12,6 +12,7 @@ from wm_eval.latent_cache import StateLatents, state_ids, weights_digest
 from wm_eval.metrics.neighbours import (
     continuity_per_point,
     knn_indices,
+    neighbourhoods_per_point,
     trustworthiness_per_point,
     trustworthiness_per_point_many,
 )
@@ -95,6 +96,10 @@ def test_neighbourhoods_of_several_latents_in_one_pass() -> None:
         np.testing.assert_array_equal(t, trustworthiness_per_point(x, z, n_neighbors=5))
         shared = continuity_per_point(x, z, n_neighbors=5, reference_neighbours=knn_indices(x, 5))
         np.testing.assert_array_equal(shared, continuity_per_point(x, z, n_neighbors=5))
+    trust, cont = neighbourhoods_per_point(x, zs, n_neighbors=5, working_memory=1)
+    for z, t, c in zip(zs, trust, cont, strict=True):  # one pass over the reference distances
+        np.testing.assert_array_equal(t, trustworthiness_per_point(x, z, n_neighbors=5))
+        np.testing.assert_array_equal(c, continuity_per_point(x, z, n_neighbors=5))
 
 
 def test_states_are_encoded_once_whatever_asks_for_them() -> None:

@@ -37,9 +37,18 @@ def _rank_penalty(
 
 
 def _rank_penalties(
-    reference: np.ndarray, neighbours: list[np.ndarray], k: int, working_memory: int
+    reference: np.ndarray,
+    neighbours: list[np.ndarray],
+    k: int,
+    working_memory: int,
+    *,
+    own_neighbours: bool = False,
 ) -> list[np.ndarray]:
-    """``_rank_penalty`` for several neighbour sets, in one pass over the reference distances."""
+    """``_rank_penalty`` for several neighbour sets, in one pass over the reference distances.
+
+    ``own_neighbours``: also return, last, the reference's own ``k`` nearest neighbours of
+    every point (nearest first, ties to the lower index), read off the same distance rows.
+    """
 
     def reduce(block: np.ndarray, start: int) -> tuple[np.ndarray, ...]:
         rows = np.arange(len(block))
@@ -52,6 +61,8 @@ def _rank_penalties(
             for c in range(nbrs.shape[1]):
                 ranks[:, c] = (block < d_ij[:, c : c + 1]).sum(axis=1) + 1
             out.append(np.maximum(ranks - k, 0).sum(axis=1))  # one penalty per row
+        if own_neighbours:
+            out.append(np.argsort(block, axis=1, kind="stable")[:, :k])
         return tuple(out)
 
     chunks = list(
@@ -59,10 +70,13 @@ def _rank_penalties(
             reference, reduce_func=reduce, working_memory=working_memory, n_jobs=1
         )
     )
-    return [
+    out = [
         np.concatenate([np.asarray(c[i], dtype=np.float64) for c in chunks])
         for i in range(len(neighbours))
     ]
+    if own_neighbours:
+        out.append(np.concatenate([c[-1] for c in chunks]))
+    return out
 
 
 def _float(x: np.ndarray) -> np.ndarray:
@@ -117,6 +131,41 @@ def trustworthiness_per_point_many(
     nbrs = [knn_indices(e, k) for e in embedded]
     penalties = _rank_penalties(reference, nbrs, k, working_memory)
     return [1.0 - p * 2.0 / (k * (2.0 * n - 3.0 * k - 1.0)) for p in penalties]
+
+
+def neighbourhoods_per_point(
+    reference: np.ndarray,
+    embedded: list[np.ndarray],
+    *,
+    n_neighbors: int = 5,
+    working_memory: int = 256,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per-point trustworthiness and continuity of several embeddings against one reference.
+
+    The reference distances (the costly part for a pixel reference) are computed once: one
+    pass gives every embedding's trustworthiness ranks and the reference's own neighbours,
+    which continuity then looks up in each (cheap) embedded space. The reference neighbours
+    are read off the same distance rows as the ranks (ties to the lower index).
+    """
+    reference = _float(as_2d(reference, "reference"))
+    embedded = [_float(as_2d(e, "embedded")) for e in embedded]
+    n = same_length(reference=reference, **{f"embedded[{i}]": e for i, e in enumerate(embedded)})
+    _check_k(n, n_neighbors)
+    k = n_neighbors
+    nbrs = [knn_indices(e, k) for e in embedded]
+    *penalties, ref_nbrs = _rank_penalties(reference, nbrs, k, working_memory, own_neighbours=True)
+    trust = [1.0 - p * 2.0 / (k * (2.0 * n - 3.0 * k - 1.0)) for p in penalties]
+    cont = [
+        continuity_per_point(
+            reference,
+            e,
+            n_neighbors=k,
+            working_memory=working_memory,
+            reference_neighbours=ref_nbrs,
+        )
+        for e in embedded
+    ]
+    return trust, cont
 
 
 def continuity_per_point(

@@ -9,11 +9,7 @@ from wm_eval.columns import RANDOM_INIT
 from wm_eval.data import subsample
 from wm_eval.loading import encode
 from wm_eval.metrics.intrinsic_dim import twonn_dimension
-from wm_eval.metrics.neighbours import (
-    continuity_per_point,
-    knn_indices,
-    trustworthiness_per_point_many,
-)
+from wm_eval.metrics.neighbours import neighbourhoods_per_point
 from wm_eval.metrics.representation import (
     collapse_stats,
     noise_displacements,
@@ -103,12 +99,7 @@ def _neighbourhoods(
         cont: list = [None] * len(cols)
         if ok:
             with session.timed(f"neighbourhoods vs {space}"):
-                trust = trustworthiness_per_point_many(ref, latents, **kw)
-                ref_nbrs = knn_indices(ref, k)
-                cont = [
-                    continuity_per_point(ref, z, reference_neighbours=ref_nbrs, **kw)
-                    for z in latents
-                ]
+                trust, cont = neighbourhoods_per_point(ref, latents, **kw)
         for c, t, u in zip(cols, trust, cont, strict=True):
             for measure, values in (("trustworthiness", t), ("continuity", u)):
                 label = f"{measure} vs {SPACES[space]} (k={k})"
