@@ -11,11 +11,17 @@ from torch import nn
 from wm_eval import EvalConfig, EvalSession
 from wm_eval import columns as C
 from wm_eval.baselines import LinearDynamics, open_loop, shuffled_actions
+from wm_eval.data import per_episode
 from wm_eval.evaluation import load_runs
 from wm_eval.metrics import normalised_latent_error
 from wm_eval.metrics.rollout import error_over_variance, squared_errors
 from wm_eval.probes import rollout
-from wm_eval.probes.rollout_pixels import decoded_rollout
+from wm_eval.probes.rollout_pixels import (
+    LATENT_LOOP,
+    PIXEL_LOOP,
+    decoded_rollout,
+    decoded_rollouts,
+)
 from wm_eval.report import Report
 from wm_eval.runs import discover
 
@@ -145,6 +151,36 @@ def test_protocols_agree_at_one_step_and_differ_after():
     assert not np.allclose(pixel[:, 1:], latent[:, 1:])
 
 
+def test_both_protocols_at_once_equal_each_alone_and_reuse_known_start_latents():
+    rng = np.random.default_rng(5)
+    frames = torch.from_numpy(rng.integers(0, 100, size=(7, 7, 1, 4, 4), dtype=np.uint8))
+    actions = torch.zeros(7, 3, dtype=torch.long)
+
+    class MeanFrames(nn.Module):
+        def forward(self, x):
+            return x.mean(dim=1).flatten(1)
+
+    modules = (MeanFrames(), Shift(), Unflatten((1, 4, 4)))
+    z0 = MeanFrames()(frames[:, :4].float() / 255).numpy()
+    both = decoded_rollouts(modules, frames, actions, 4, device="cpu", batch_size=3, keep=2)
+    known = decoded_rollouts(modules, frames, actions, 4, device="cpu", keep=2, z0=z0)
+    for reencode, protocol in ((True, PIXEL_LOOP), (False, LATENT_LOOP)):
+        alone, _ = decoded_rollout(modules, frames, actions, 4, reencode=reencode, device="cpu")
+        np.testing.assert_allclose(both[protocol][0], alone, rtol=1e-6)
+        np.testing.assert_allclose(known[protocol][0], alone, rtol=1e-6)
+        assert both[protocol][1].shape == (2, 3, 1, 4, 4)
+
+
+def test_windows_per_episode_keep_every_episode_evenly_spread():
+    episodes = np.repeat([7, 3, 9], [10, 2, 5])
+    pick = per_episode(episodes, 4)
+    assert list(pick) == sorted(pick)
+    assert sorted(set(episodes[pick])) == [3, 7, 9]  # every episode stays
+    assert list(pick[episodes[pick] == 7]) == [0, 3, 6, 9]  # first and last, evenly between
+    assert list(pick[episodes[pick] == 3]) == [10, 11]  # fewer than 4: all of them
+    assert len(per_episode(episodes, 100)) == len(episodes)
+
+
 # -- the probe on real tiny runs ---------------------------------------------------------------
 
 
@@ -208,6 +244,18 @@ def test_pixel_table_protocols_and_baselines(tables):
     plots = session.out_dir / "plots"
     assert (plots / "rollout_latent.png").is_file() and (plots / "rollout_pixels.png").is_file()
     assert (plots / "rollout_encoder_decoder_pixel_loop.gif").is_file()
+
+
+def test_decoders_score_the_chosen_windows_of_every_episode(runs, tmp_path):
+    session = make_session(runs, ["encoder_decoder"], tmp_path, decoded_per_episode=2)
+    _, pixels = rollout.run(session)
+    src, cfg = session.sources["encoder_decoder"], session.config
+    scored = session.episodes(src, "test", 3, cfg.max_samples)
+    n_episodes = len(np.unique(scored))
+    assert n_episodes >= 5 and len(scored) > 2 * n_episodes  # the thinning is exercised
+    assert pixels.coverage() == [(n_episodes, 2 * n_episodes)]  # the split line says so
+    for col in pixels.columns:  # models and baselines on the very same windows: paired
+        assert len(pixels.measurement("k=3", col).episodes) == 2 * n_episodes
 
 
 def test_shuffled_actions_equal_the_model_for_an_action_blind_predictor(runs, tmp_path):

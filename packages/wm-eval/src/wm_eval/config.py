@@ -22,6 +22,7 @@ INT_RANGES: dict[str, int] = {
     "probe_train_samples": 1,
     "ram_top_bytes": 1,
     "rollout_horizon": 1,
+    "decoded_per_episode": 1,
     "grid_samples": 0,
     "gif_samples": 0,
     "random_encoder_seed": 0,
@@ -84,6 +85,7 @@ class EvalConfig:
     probe_train_samples: int = 8000
     ram_top_bytes: int = 16
     rollout_horizon: int = 5
+    decoded_per_episode: int = 32
     grid_samples: int = 6
     gif_samples: int = 4
     random_encoder_seed: int = 0

@@ -22,6 +22,29 @@ def subsample(n: int, max_samples: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
 
 
+def per_episode(episodes: np.ndarray, per_episode: int) -> np.ndarray:
+    """Sorted positions of at most ``per_episode`` windows of every episode, evenly spread.
+
+    ``episodes`` is the episode of each window, windows of one episode in time order (as
+    ``DataSource.batch`` returns them). Every episode keeps its place in the sample: the
+    episode bootstrap resamples episodes, so their number, not the windows per episode, bounds
+    an interval's width once the windows of an episode are this many (see
+    ``scripts/interval_widths.py``).
+    """
+    if per_episode < 1:
+        raise ValueError(f"per_episode must be >= 1, got {per_episode}")
+    episodes = np.asarray(episodes)
+    order = np.argsort(episodes, kind="stable")
+    _, starts, counts = np.unique(episodes[order], return_index=True, return_counts=True)
+    picks = [
+        order[s : s + c]
+        if c <= per_episode
+        else order[s + np.round(np.linspace(0, c - 1, per_episode)).astype(np.int64)]
+        for s, c in zip(starts, counts, strict=True)
+    ]
+    return np.sort(np.concatenate(picks)) if picks else np.zeros(0, dtype=np.int64)
+
+
 @dataclass
 class DataSource:
     """The store and split settings a run was trained with (its ``run.json`` ``data`` entry).

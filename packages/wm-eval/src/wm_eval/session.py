@@ -16,7 +16,7 @@ from torch import nn
 from wm_eval.baselines import random_encoder, spec_key
 from wm_eval.columns import random_init
 from wm_eval.config import EvalConfig
-from wm_eval.data import DataSource
+from wm_eval.data import DataSource, per_episode
 from wm_eval.latent_cache import StateLatents, state_ids, weights_digest
 from wm_eval.loading import ModelGroup, encode
 from wm_eval.report import Report
@@ -100,6 +100,17 @@ class EvalSession:
                     ids, states, lambda x: encode(encoder, x, self.device, self.config.batch_size)
                 )
         return self._latents[key]
+
+    def decoded_windows(self, source: DataSource, horizon: int) -> np.ndarray:
+        """Positions, in the scored subsample of ``horizon``, of the windows decoders score.
+
+        At most ``config.decoded_per_episode`` windows evenly spread through every scored
+        episode (``data.per_episode``): each keeps every episode, so intervals stay as wide
+        as the episodes make them, while a decoded rollout costs many decoder passes a window.
+        """
+        cfg = self.config
+        episodes = self.episodes(source, cfg.split, horizon, cfg.max_samples)
+        return per_episode(episodes, cfg.decoded_per_episode)
 
     def episodes(
         self, source: DataSource, split: str, horizon: int, max_samples: int

@@ -14,6 +14,8 @@ encoder-decoder's pixel loop, a derived decoder's latent loop).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import nn
@@ -42,6 +44,59 @@ def protocol_column(label: str, protocol: str) -> str:
 
 
 @torch.inference_mode()
+def decoded_rollouts(
+    modules: tuple[nn.Module, nn.Module, nn.Module],
+    frames: torch.Tensor,
+    actions: torch.Tensor,
+    context: int,
+    *,
+    protocols: Sequence[str] = (PIXEL_LOOP, LATENT_LOOP),
+    device: torch.device | str,
+    batch_size: int = 256,
+    keep: int = 0,
+    z0: np.ndarray | None = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per protocol: per-window pixel MSE ``[N, K]`` of an open-loop decoded rollout of
+    ``frames [N, T+K, ...]`` and the predicted frames ``[keep, K, C, H, W]`` of the first
+    ``keep`` windows.
+
+    The protocols share their first step (both decode ``predictor(encoder(s_0), a_0)``), so it
+    is computed once; ``z0`` (``[N, D]``): the encoder's latents of the start states, when
+    already known, spares that encoder pass.
+    """
+    enc, pred, dec = modules
+    horizon = actions.shape[1]
+    errors: dict[str, list[torch.Tensor]] = {p: [] for p in protocols}
+    kept: dict[str, list[torch.Tensor]] = {p: [] for p in protocols}
+    for s in range(0, len(frames), batch_size):
+        x = frames[s : s + batch_size].to(device).float() / 255
+        a = actions[s : s + batch_size].to(device)
+        ctx, true = x[:, :context], x[:, context : context + horizon]
+        z = enc(ctx) if z0 is None else torch.from_numpy(z0[s : s + batch_size]).float().to(device)
+        z = pred(z, a[:, 0])
+        first = dec(z).clamp(0, 1)
+        for protocol in protocols:
+            out, z_k, c = [first], z, ctx
+            for k in range(1, horizon):
+                if protocol == PIXEL_LOOP:  # restack the decoded frame, re-encode
+                    c = torch.cat([c[:, 1:], out[-1][:, None]], dim=1)
+                    z_k = enc(c)
+                z_k = pred(z_k, a[:, k])
+                out.append(dec(z_k).clamp(0, 1))
+            predicted = torch.stack(out, dim=1)
+            errors[protocol].append(((predicted - true) ** 2).flatten(2).mean(2).double().cpu())
+            if s < keep:
+                kept[protocol].append(predicted[: keep - s].float().cpu())
+    shape = (0, horizon, *frames.shape[2:])
+    return {
+        p: (
+            torch.cat(errors[p]).numpy() if errors[p] else np.zeros((0, horizon)),
+            torch.cat(kept[p]).numpy() if kept[p] else np.zeros(shape),
+        )
+        for p in protocols
+    }
+
+
 def decoded_rollout(
     modules: tuple[nn.Module, nn.Module, nn.Module],
     frames: torch.Tensor,
@@ -49,44 +104,32 @@ def decoded_rollout(
     context: int,
     *,
     reencode: bool,
-    device: torch.device,
+    device: torch.device | str,
     batch_size: int = 256,
     keep: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-window pixel MSE ``[N, K]`` of an open-loop decoded rollout of ``frames [N, T+K,
-    ...]`` and the predicted frames ``[keep, K, C, H, W]`` of the first ``keep`` windows.
-
-    ``reencode``: the pixel loop (decode, restack, re-encode); else the latent loop.
-    """
-    enc, pred, dec = modules
-    horizon = actions.shape[1]
-    errors, kept = [], []
-    for s in range(0, len(frames), batch_size):
-        x = frames[s : s + batch_size].to(device).float() / 255
-        a = actions[s : s + batch_size].to(device)
-        ctx, true = x[:, :context], x[:, context : context + horizon]
-        z, out = enc(ctx), []
-        for k in range(horizon):
-            if reencode and k:
-                z = enc(ctx)
-            z = pred(z, a[:, k])
-            frame = dec(z).clamp(0, 1)
-            out.append(frame)
-            if reencode:
-                ctx = torch.cat([ctx[:, 1:], frame[:, None]], dim=1)
-        predicted = torch.stack(out, dim=1)
-        errors.append(((predicted - true) ** 2).flatten(2).mean(2).double().cpu())
-        if s < keep:
-            kept.append(predicted[: keep - s].float().cpu())
-    shape = (0, horizon, *frames.shape[2:])
-    return torch.cat(errors).numpy(), torch.cat(kept).numpy() if kept else np.zeros(shape)
+    """One protocol of :func:`decoded_rollouts`: the pixel loop (``reencode``) or the latent
+    loop; per-window MSE ``[N, K]`` and the first ``keep`` predicted rollouts."""
+    protocol = PIXEL_LOOP if reencode else LATENT_LOOP
+    return decoded_rollouts(
+        modules,
+        frames,
+        actions,
+        context,
+        protocols=(protocol,),
+        device=device,
+        batch_size=batch_size,
+        keep=keep,
+    )[protocol]
 
 
-def _table(split: str, horizon: int) -> Table:
+def _table(split: str, horizon: int, per_episode: int) -> Table:
     table = Table(
         "rollout_pixels",
         f"Decoded open-loop rollout (k = 1..{horizon}), pixel MSE on the [0,1] scale",
-        f"On {split}-split windows, from the T context frames and the recorded actions. "
+        f"On {split}-split windows, at most {per_episode} evenly spread through each episode "
+        "(every scored episode kept: the episode bootstrap's width is set by the episodes), "
+        "from the T context frames and the recorded actions. "
         "'pixel loop': each predicted frame is decoded, stacked into the context and "
         "re-encoded before the next step (the protocol a pixel model is trained for). 'latent "
         "loop': the predictor is fed its own latents and each is decoded (the JEPA's protocol; "
@@ -117,8 +160,10 @@ def _baselines(session: EvalSession, table: Table, g: ModelGroup, horizon: int, 
     """The pixel baselines of ``g``'s store, on the same windows as its decoders."""
     cfg, src = session.config, session.source(g)
     batch = src.batch(cfg.split, horizon, cfg.max_samples, cfg.seed)
-    eps = window_episodes(src, cfg.split, horizon, batch)
-    frames, T = batch["frames"], src.context
+    pick = session.decoded_windows(src, horizon)
+    eps = window_episodes(src, cfg.split, horizon, batch)[pick]
+    table.scored_on(cfg.split, eps)
+    frames, T = batch["frames"][torch.from_numpy(pick)], src.context
     ref = frame_reference(src, cfg.probe_train_samples, cfg.seed)
     preds = ref.predictions(to_unit(frames[:, T - 1]))
     errors = {name: np.empty((len(eps), horizon)) for name in preds}
@@ -144,31 +189,38 @@ def _decoder(session, table, label, g: ModelGroup, comp: Component, horizon: int
     if enc is None or pred is None:
         return
     batch = src.batch(cfg.split, horizon, cfg.max_samples, cfg.seed)
-    eps = window_episodes(src, cfg.split, horizon, batch)
+    pick = session.decoded_windows(src, horizon)
+    eps = window_episodes(src, cfg.split, horizon, batch)[pick]
+    rows = torch.from_numpy(pick)
+    frames, actions = batch["frames"][rows], batch["actions"][rows]
+    z0 = session.latents(enc, src, cfg.split, horizon, cfg.max_samples, 0)[pick]
     T, n_gif = src.context, min(cfg.gif_samples, len(eps))
+    with session.timed("decoded rollouts (both protocols)"):
+        results = decoded_rollouts(
+            (enc, pred, comp.get("decoder")),
+            frames,
+            actions,
+            T,
+            protocols=protocols,
+            device=session.device,
+            batch_size=cfg.batch_size,
+            keep=n_gif,
+            z0=z0,
+        )
     for column, protocol in zip(columns, protocols, strict=True):
-        with session.timed(f"decoded rollouts ({protocol})"):
-            errors, frames = decoded_rollout(
-                (enc, pred, comp.get("decoder")),
-                batch["frames"],
-                batch["actions"],
-                T,
-                reencode=protocol == PIXEL_LOOP,
-                device=session.device,
-                batch_size=cfg.batch_size,
-                keep=n_gif,
-            )
+        errors, predicted = results[protocol]
         plot["curves"][column] = _curve(table, column, errors, eps)
         if n_gif and column == columns[0]:
             safe = column.replace("/", "_").replace(" ", "_")
             path = session.out_dir / "plots" / f"rollout_{safe}.gif"
-            rollout_gif(to_unit(batch["frames"][:n_gif, T : T + horizon]), frames, path)
+            rollout_gif(to_unit(frames[:n_gif, T : T + horizon]), predicted, path)
             session.figure(f"Decoded rollout of {column} (top: true, bottom: predicted)", path)
 
 
 def pixel_table(session: EvalSession, horizon: int) -> tuple[Table, dict]:
     """The decoded rollout table (both protocols per decoder, pixel baselines per store)."""
-    table = _table(session.config.split, horizon)
+    cfg = session.config
+    table = _table(cfg.split, horizon, cfg.decoded_per_episode)
     plot: dict = {"curves": {}, "dashed": set()}
     done: set = set()
     for g in session.groups:
