@@ -138,6 +138,17 @@ def test_median_pairwise_distance_known_answer():
     assert median_pairwise_distance(np.array([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
 
 
+def test_median_pairwise_distance_exact_for_few_rows_estimated_for_many(rng):
+    from scipy.spatial.distance import pdist
+
+    x = rng.random((60, 30)).astype(np.float32)  # 1770 pairs: all of them
+    assert median_pairwise_distance(x) == pytest.approx(np.median(pdist(x)), rel=1e-6)
+    many = rng.random((700, 30))  # 244,650 pairs: a sample of 200,000
+    estimate = median_pairwise_distance(many)
+    assert estimate == pytest.approx(np.median(pdist(many)), rel=5e-3)
+    assert estimate != np.median(pdist(many))
+
+
 def test_smoothness_is_scale_free_and_zero_for_constant(rng):
     z = np.cumsum(rng.normal(size=(501, 8)), axis=0)
     a = smoothness(z[:-1], z[1:])

@@ -140,7 +140,10 @@ def _column(
         return encode(col.encoder, torch.from_numpy(images), session.device, cfg.batch_size)
 
     with session.timed("noise robustness"):
-        noise = _safe(noise_displacements, enc, noisy, cfg.noise_sigmas, seed=cfg.seed) or {}
+        noise = (
+            _safe(noise_displacements, enc, noisy, cfg.noise_sigmas, seed=cfg.seed, clean=z[pick])
+            or {}
+        )
     for sigma in cfg.noise_sigmas:
         name = f"sigma={sigma:g}"
         if name in noise:
