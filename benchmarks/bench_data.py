@@ -1,21 +1,39 @@
-"""Data throughput and footprint of wm-data, each figure against a baseline measured in this run.
+"""Data throughput and footprint of wm-data; both sides of every ratio are measured in this run.
 
-- collect_random_vs_bare_ale: ``collect`` with the random policy (no RAM, so ale-py's native
-  vector env) vs a bare ``ale_py.AtariVectorEnv`` loop with the same preprocessing and random
-  actions, writing nothing (>= 0.8). Both sides time the stepping loop after the envs are
-  built and reset (ours: ``CollectResult.loop_seconds``, which includes writing the store and
-  the steps of episodes still in flight at the end, which are discarded).
-- collect_ppo_vs_bare_ale: the same with the PPO policy (SB3 CnnPolicy inference batched across
-  envs) vs the same bare loop (>= 0.5).
-- collect_ram_vs_bare_gym: default collection (RAM on, so in-process gymnasium envs) vs a bare
-  loop over the same ``make_env`` envs reading RAM each step (>= 0.8).
-- bytes_vs_raw_uint8: store bytes on disk per transition (frames, RAM, actions, everything)
-  vs one raw uint8 frame per transition (<= 1/20).
-- peer_float32_vs_ours: bytes per transition as the peer stored them (state and next_state
-  float32 frames plus action, reward, done) vs ours (>= 80).
+In each ``RATIO`` line ``ours`` is wm-data and ``baseline`` the reference named here. Timed
+figures are medians over the same number of repeats, taken in back-to-back pairs (the machine
+is shared); the ratio is the median of the per-pair ratios and the pair shown is the median one.
+
+- collect_random_vs_bare_ale: ours = ``collect`` with the random policy (no RAM, so ale-py's
+  native vector env); baseline = a bare ``ale_py.AtariVectorEnv`` loop with the same
+  preprocessing and random actions, writing nothing (>= 0.8). Both time the stepping loop after
+  the envs are built and reset (ours: ``CollectResult.loop_seconds``, which includes writing the
+  store and the steps of episodes still in flight at the end, which are discarded).
+- collect_ppo_vs_bare_ale: ours = the same with the PPO policy (SB3 CnnPolicy, batched over half
+  the envs while the emulators step the other half); baseline = the same bare loop (>= 0.6).
+  Both sides run 16 envs (the others 8): the policy's cost per call is mostly fixed (its
+  1024x512 layer reads 2 MB of weights per call), so half batches of 8 amortise it where half
+  batches of 4 do not; the bare loop's rate does not depend on the env count.
+- collect_ram_vs_bare_gym: ours = default collection (RAM on, so in-process gymnasium envs);
+  baseline = a bare loop over the same ``make_env`` envs reading RAM each step (>= 0.8).
+- bytes_vs_raw_uint8: ours = store bytes on disk per transition (default settings; frames, RAM,
+  actions, everything); baseline = one raw uint8 frame per transition (<= 1/20).
+- peer_float32_vs_ours: baseline = the peer's layout (``peer_storage.write_transitions``: float32
+  state and next_state frames per transition, action, reward, done) written with ``torch.save``
+  to a real file; ours = the same episodes written to a real store with the default settings
+  (>= 80). A ``NOTE`` line gives the peer's later one-float32-frame-per-step layout too.
 - rss_50k_vs_5k: peak RSS of a collector process collecting 50k vs 5k steps (<= 1.2).
-- window_batches_vs_numpy: in-RAM ``WindowDataset.__getitems__`` batches/s vs bare numpy fancy
-  indexing of the same frames array (>= 0.8).
+- window_batches_vs_numpy: ours = in-RAM ``WindowDataset.__getitems__`` batches/s; baseline =
+  bare numpy fancy indexing of the same frames array with window starts at hand (>= 0.8).
+- streaming_vs_in_ram: ours = windows/s of the train split streamed from the store written
+  above with the default settings (``in_memory=False``), through the loader wm-train builds
+  (batch 128, a shuffling ``DistributedSampler``, so block groups); baseline = the same loader
+  over the same split held in RAM (fully random windows) (>= 0.5). The stream's block cache is
+  a quarter of the split, so every epoch decodes every block again, as for a store larger than
+  RAM; both sides are timed over epochs after a warm-up one.
+
+``FILTER`` lines follow: bytes per frame and single-thread decode speed of the same frames
+written with each compression filter (chunks of 256 frames, Fletcher-32 on).
 
     python benchmarks/bench_data.py [--quick]
 """
@@ -24,26 +42,34 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 warnings.filterwarnings("ignore")
 
+import h5py  # noqa: E402
 import numpy as np  # noqa: E402
+from peer_storage import write_frame_per_step, write_transitions  # noqa: E402
+from torch.utils.data.distributed import DistributedSampler  # noqa: E402
 
 from wm_data.collect import collect  # noqa: E402
-from wm_data.dataset import WindowDataset  # noqa: E402
+from wm_data.dataset import WindowDataset, make_loader  # noqa: E402
 from wm_data.envs import EnvSpec, ale_of, make_env_from_spec  # noqa: E402
-from wm_data.store import open_store  # noqa: E402
+from wm_data.store import ReplayWriter, open_store  # noqa: E402
+from wm_data.store.filters import dataset_options, describe  # noqa: E402
 from wm_data.vector import make_native_vec_env  # noqa: E402
 
 SPEC = EnvSpec()  # ALE/Assault-v5, 64x64 grayscale, frameskip 4, stack 4
 N_ENVS = 8
+PPO_ENVS = 16
+TRAIN_BATCH = 128  # wm-train's default batch size
 
 RSS_SCRIPT = """
 import resource, sys, warnings
@@ -60,17 +86,24 @@ def ratio(name: str, value: float, op: str, target: float, ours: str, baseline: 
     )
 
 
-def bare_native(steps: int) -> float:
+def paired(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """Median of per-pair ratios ours/baseline, and the pair whose ratio is that median."""
+    r = statistics.median(o / b for o, b in pairs)
+    o, b = min(pairs, key=lambda p: abs(p[0] / p[1] - r))
+    return r, o, b
+
+
+def bare_native(steps: int, envs: int = N_ENVS) -> float:
     """Env-steps/s of ale-py's native vector env alone, same preprocessing, random actions."""
-    env = make_native_vec_env(SPEC, N_ENVS)
+    env = make_native_vec_env(SPEC, envs)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     n = env.single_action_space.n
-    for _ in range(steps // N_ENVS):
-        env.step(rng.integers(0, n, N_ENVS))
+    for _ in range(steps // envs):
+        env.step(rng.integers(0, n, envs))
     env.close()
-    return (steps // N_ENVS) * N_ENVS / (time.perf_counter() - t0)
+    return (steps // envs) * envs / (time.perf_counter() - t0)
 
 
 def bare_gym_ram(steps: int) -> float:
@@ -94,15 +127,9 @@ def bare_gym_ram(steps: int) -> float:
     return done / (time.perf_counter() - t0)
 
 
-def ours_collect(path: Path, steps: int, **kwargs) -> tuple[float, Path]:
-    res = collect(
-        path, target_steps=steps, overwrite=True, progress=False, num_envs=N_ENVS, **kwargs
-    )
-    return res.collected_steps / res.loop_seconds, path
-
-
-def best(values: list[float]) -> float:
-    return max(values)
+def ours_collect(path: Path, steps: int, envs: int = N_ENVS, **kwargs) -> float:
+    res = collect(path, target_steps=steps, overwrite=True, progress=False, num_envs=envs, **kwargs)
+    return res.collected_steps / res.loop_seconds
 
 
 def bench_collection(tmp: Path, steps: int, repeats: int) -> Path:
@@ -114,32 +141,67 @@ def bench_collection(tmp: Path, steps: int, repeats: int) -> Path:
         256,
         hyperparameters={"n_steps": 32, "batch_size": 32, "n_epochs": 1, "n_envs": 2},
     )
-    rand, ppo, bare, ram, bare_ram = [], [], [], [], []
+    rand, ppo, ram = [], [], []
     store = tmp / "ram_store"
-    for _ in range(repeats):  # interleaved, best of each: the machine is shared
-        bare.append(bare_native(steps))
-        rand.append(ours_collect(tmp / "rand", steps, policy="random", ram=False)[0])
-        ppo.append(ours_collect(tmp / "ppo", steps, policy="ppo", ram=False, agent_path=agent)[0])
-        bare_ram.append(bare_gym_ram(steps))
-        ram.append(ours_collect(store, steps, policy="random", ram=True)[0])
-    b, r, p = best(bare), best(rand), best(ppo)
-    ratio("collect_random_vs_bare_ale", r / b, ">=", 0.8, f"{r:.0f} steps/s", f"{b:.0f} steps/s")
-    ratio("collect_ppo_vs_bare_ale", p / b, ">=", 0.5, f"{p:.0f} steps/s", f"{b:.0f} steps/s")
-    br, rr = best(bare_ram), best(ram)
-    ratio("collect_ram_vs_bare_gym", rr / br, ">=", 0.8, f"{rr:.0f} steps/s", f"{br:.0f} steps/s")
+    for _ in range(repeats):  # interleaved pairs: the machine is shared
+        rand.append(
+            (ours_collect(tmp / "rand", steps, policy="random", ram=False), bare_native(steps))
+        )
+        ppo.append(
+            (
+                ours_collect(
+                    tmp / "ppo", steps, PPO_ENVS, policy="ppo", ram=False, agent_path=agent
+                ),
+                bare_native(steps, PPO_ENVS),
+            )
+        )
+        ram.append((ours_collect(store, steps, policy="random", ram=True), bare_gym_ram(steps)))
+    for name, pairs, target in (
+        ("collect_random_vs_bare_ale", rand, 0.8),
+        ("collect_ppo_vs_bare_ale", ppo, 0.6),
+        ("collect_ram_vs_bare_gym", ram, 0.8),
+    ):
+        r, o, b = paired(pairs)
+        ratio(name, r, ">=", target, f"{o:.0f} steps/s", f"{b:.0f} steps/s")
     return store
 
 
-def bench_bytes(store: Path) -> None:
+def bench_bytes(store: Path, tmp: Path, peer_steps: int) -> None:
     with open_store(store) as r:
-        steps = r.num_steps
-        size = r.size_on_disk()
-        c, h, w = r.frame_shape
-    ours = size / steps
-    raw = c * h * w
+        ours = r.size_on_disk() / r.num_steps
+        raw = int(np.prod(r.frame_shape))
+        episodes, n = [], 0
+        for ep in r:  # the same episodes for ours and the peer's layouts
+            episodes.append(ep)
+            n += len(ep)
+            if n >= peer_steps:
+                break
+        meta = r.metadata
     ratio("bytes_vs_raw_uint8", ours / raw, "<=", 1 / 20, f"{ours:.1f} B/step", f"{raw} B/step")
-    peer = 2 * raw * 4 + 8 + 4 + 1  # state + next_state float32, action int64, reward, done
-    ratio("peer_float32_vs_ours", peer / ours, ">=", 80, f"{ours:.1f} B/step", f"{peer} B/step")
+    subset = tmp / "subset.h5"
+    with ReplayWriter(subset, meta) as w:
+        for ep in episodes:
+            w.add_episode(ep.frames, ep.actions, ep.rewards, ep.terminated, ep.truncated, ep.ram)
+    ours_subset = subset.stat().st_size / n
+    pth = tmp / "peer.pth"
+    peer_steps = write_transitions(pth, episodes)
+    peer = pth.stat().st_size / peer_steps
+    ratio(
+        "peer_float32_vs_ours",
+        peer / ours_subset,
+        ">=",
+        80,
+        f"{ours_subset:.1f} B/step (store file, {n} steps)",
+        f"{peer:.0f} B/step (torch.save file of the same steps)",
+    )
+    single = tmp / "peer_frames.pth"
+    single_steps = write_frame_per_step(single, episodes)
+    per_step = single.stat().st_size / single_steps
+    print(
+        f"NOTE peer_frame_per_step_vs_ours {per_step / ours_subset:.4g} | "
+        f"peer's later layout {per_step:.0f} B/step vs ours {ours_subset:.1f} B/step",
+        flush=True,
+    )
 
 
 def bench_rss(tmp: Path, big: int, small: int) -> None:
@@ -163,7 +225,15 @@ def bench_rss(tmp: Path, big: int, small: int) -> None:
     )
 
 
-def bench_windows(store: Path, seconds: float) -> None:
+def rate(fn: Callable[[int], object], seconds: float) -> float:
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        fn(n % 64)
+        n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def bench_windows(store: Path, seconds: float, repeats: int) -> None:
     ds = WindowDataset(store, context=4, horizon=1, split="all", in_memory=True)
     frames = ds._frames  # the same in-RAM array both sides index
     rng = np.random.default_rng(0)
@@ -171,32 +241,101 @@ def bench_windows(store: Path, seconds: float) -> None:
     # Baseline: window starts already at hand, one fancy index of the frames array.
     starts = [np.sort(rng.integers(0, len(frames) - 5, 256)) for _ in range(64)]
     ar = np.arange(5)
+    pairs = [
+        (
+            rate(lambda i: ds.__getitems__(batches[i]), seconds),
+            rate(lambda i: frames[starts[i][:, None] + ar], seconds),
+        )
+        for _ in range(repeats)
+    ]
+    r, o, b = paired(pairs)
+    ratio("window_batches_vs_numpy", r, ">=", 0.8, f"{o:.0f} batches/s", f"{b:.0f} batches/s")
 
-    def rate(fn) -> float:
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            fn(n % 64)
-            n += 1
-        return n / (time.perf_counter() - t0)
 
-    ours, base = [], []
-    for _ in range(3):
-        base.append(rate(lambda i: frames[starts[i][:, None] + ar]))
-        ours.append(rate(lambda i: ds.__getitems__(batches[i])))
-    o, b = best(ours), best(base)
-    ratio("window_batches_vs_numpy", o / b, ">=", 0.8, f"{o:.0f} batches/s", f"{b:.0f} batches/s")
+def epoch_rates(ds: WindowDataset, epochs: int) -> list[float]:
+    """Windows/s of the loader wm-train builds, per epoch after a warm-up epoch."""
+    sampler = DistributedSampler(ds, 1, 0, shuffle=True, seed=0)
+    loader = make_loader(ds, TRAIN_BATCH, shuffle=False, sampler=sampler)
+    out = []
+    for epoch in range(epochs + 1):
+        sampler.set_epoch(epoch)
+        t0, n = time.perf_counter(), 0
+        for batch in loader:
+            n += len(batch["index"])
+        if epoch:
+            out.append(n / (time.perf_counter() - t0))
+    return out
+
+
+def bench_streaming(store: Path, epochs: int, repeats: int) -> None:
+    kw = dict(context=4, horizon=1, split="train")
+    mem = WindowDataset(store, in_memory=True, **kw)
+    split_bytes = int(mem._frames.nbytes)
+    pairs, loaded = [], []
+    for _ in range(repeats):
+        stream = WindowDataset(
+            store, in_memory=False, stream_cache_bytes=max(1, split_bytes // 4), **kw
+        )
+        ours = epoch_rates(stream, epochs)
+        base = epoch_rates(mem, epochs)
+        pairs += list(zip(ours, base, strict=True))
+        loaded.append(stream.stream_cache.loaded / (epochs + 1) / stream.blocks.num_blocks)
+    r, o, b = paired(pairs)
+    ratio(
+        "streaming_vs_in_ram",
+        r,
+        ">=",
+        0.5,
+        f"{o:.0f} windows/s (blocks decoded {statistics.median(loaded):.2f}x per epoch)",
+        f"{b:.0f} windows/s",
+    )
+
+
+def bench_filters(store: Path, repeats: int) -> None:
+    """Bytes per frame and decode speed of the store's frames under each filter."""
+    with open_store(store) as r:
+        frames = np.concatenate([ep.frames for ep in r])
+    tmp = store.parent / "filters"
+    tmp.mkdir(exist_ok=True)
+    for name, level in (("gzip", 1), ("lzf", None), ("lz4", None), ("zstd", 1), ("zstd", 3)):
+        path = tmp / f"{name}{level}.h5"
+        with h5py.File(path, "w") as f:
+            t0 = time.process_time()
+            f.create_dataset(
+                "frames",
+                data=frames,
+                chunks=(256, *frames.shape[1:]),
+                **dataset_options(name, level),
+            )
+            encode = time.process_time() - t0
+        out = np.empty_like(frames)
+        decode = []
+        with h5py.File(path, "r", rdcc_nbytes=0) as f:
+            for _ in range(repeats):
+                t0 = time.process_time()
+                f["frames"].read_direct(out)
+                decode.append(time.process_time() - t0)
+        mib, size = frames.nbytes / 2**20, path.stat().st_size / len(frames)
+        print(
+            f"FILTER {describe(name, level):7s} bytes_per_frame={size:6.1f} "
+            f"encode_MiB_s={mib / encode:6.0f} decode_MiB_s={mib / statistics.median(decode):6.0f} "
+            "(CPU time, one thread)",
+            flush=True,
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short smoke version")
     args = parser.parse_args()
-    steps, repeats = (6000, 1) if args.quick else (40000, 2)
+    steps, repeats = (6000, 3) if args.quick else (40000, 5)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         store = bench_collection(tmp, steps, repeats)
-        bench_bytes(store)
-        bench_windows(store, 0.5 if args.quick else 2.0)
+        bench_bytes(store, tmp, 3000 if args.quick else 10000)
+        bench_windows(store, 0.3 if args.quick else 1.0, repeats)
+        bench_streaming(store, 2, repeats)
+        bench_filters(store, repeats)
         if args.quick:
             bench_rss(tmp, 10_000, 1_000)
         else:
