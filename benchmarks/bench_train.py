@@ -1,13 +1,25 @@
-"""Training throughput of wm-train, each figure against a baseline measured in the same run.
+"""Training throughput of wm-train; both sides of every ratio are measured in this run.
 
-- trainer_vs_bare_loop: the Trainer's step loop vs a bare PyTorch loop running the same modules,
-  loss and batches (>= 0.95: the Trainer's bookkeeping costs at most 5%).
-- jepa_vs_peer, encoder_decoder_vs_peer: samples/s at the seed's sizes (64x64, 4-frame context,
-  latent 64, batch 128, 2 threads) vs the peer project's own code on this kind of machine:
-  188 (JEPA) and 135 (encoder-decoder) samples/s. Those two are FIXED reference figures from
-  the peer, not measured here (target >= 3x).
-- reward_cached_vs_reencode: reward-head training on cached latents vs re-encoding every batch
-  with the frozen encoder (>= 20x).
+In each ``RATIO`` line ``ours`` is wm-train and ``baseline`` the reference named here. Both
+sides run in this process with the same threads (2) and the same number of repeats, taken in
+back-to-back pairs (the machine is shared); the ratio is the median of the per-pair ratios and
+the pair shown is the median one (never the best of several).
+
+- train_trainer_vs_bare_loop: ours = the Trainer's step loop (encoder-decoder); baseline = a
+  bare PyTorch loop running the same modules, loss, optimiser and batches (>= 0.95: the
+  Trainer's bookkeeping costs at most 5%).
+- train_jepa_vs_peer, train_encoder_decoder_vs_peer: ours = the Trainer at the seed's sizes
+  (64x64, 4-frame context, latent 64, batch 128, fp32); baseline = the peer project's training
+  step rebuilt from its documented architecture (``peer_reference.py``: each context frame
+  encoded on its own, its encoder, MLP predictor and decoder, AdamW, EMA target, its in-memory
+  float32 data path) on the same episodes (target >= 3x).
+- train_encoder_decoder_bf16_vs_peer: ours with bf16 autocast (this CPU has avx512_bf16);
+  baseline = the same peer step in fp32, its own precision (>= 3x).
+- train_reward_cached_vs_reencode: ours = reward-head training on cached latents; baseline =
+  re-encoding every batch with the frozen encoder (>= 20x).
+
+Samples/s are per step, from one step's end to the next (batch fetch included), median over
+the last epoch of a short run, on both sides.
 
     python benchmarks/bench_train.py [--quick]
 """
@@ -25,19 +37,34 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from peer_reference import peer_step_samples_per_s
 from torch.utils.data.distributed import DistributedSampler
 
 import wm_data
 import wm_models
+from wm_data.store import open_store
 from wm_data.testing import make_tiny_store
 from wm_train import DataConfig, FreezeModules, OptimConfig, Trainer
 
-PEER_SAMPLES_PER_S = {"jepa": 188.0, "encoder_decoder": 135.0}
 SIZE, CONTEXT, LATENT, BATCH = 64, 4, 64, 128
 
 
 def ratio(name: str, value: float, op: str, target: float, ours: str, baseline: str) -> None:
     print(f"RATIO {name} {value:.3f} {op} {target:g} | ours={ours} baseline={baseline}", flush=True)
+
+
+def paired(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """Median of per-pair ratios ours/baseline, and the pair whose ratio is that median."""
+    r = statistics.median(o / b for o, b in pairs)
+    o, b = min(pairs, key=lambda p: abs(p[0] / p[1] - r))
+    return r, o, b
+
+
+def train_episodes(store: Path) -> tuple[list, int]:
+    """The episodes of the split the Trainer trains on, for the peer's loop."""
+    split = wm_data.WindowDataset(str(store), context=CONTEXT, split="train", val_fraction=0.05)
+    with open_store(store) as reader:
+        return [reader.episode(int(i)) for i in split.episode_ids], reader.num_actions
 
 
 def trainer(workflow: str, store: Path, run_dir: Path, epochs: int, **kwargs) -> Trainer:
@@ -151,42 +178,36 @@ def main() -> None:
             bare = bare_loop_samples_per_s(store, epochs=2)
             ours = trainer_step_samples_per_s("encoder_decoder", store, root)
             pairs.append((ours, bare))
-        r = statistics.median(o / b for o, b in pairs)
-        o, b = min(pairs, key=lambda pair: abs(pair[0] / pair[1] - r))  # the median pair
+        r, o, b = paired(pairs)
         ratio(
             "train_trainer_vs_bare_loop", r, ">=", 0.95, f"{o:.0f} samples/s", f"{b:.0f} samples/s"
         )
 
-        # 2. seed-size throughput vs the peer's fixed figures
-        for workflow in ("jepa", "encoder_decoder"):
-            if workflow == "encoder_decoder":
-                sps = max(o for o, _ in pairs)
-            else:
-                sps = max(trainer_step_samples_per_s(workflow, store, root) for _ in range(repeats))
-            peer = PEER_SAMPLES_PER_S[workflow]
+        # 2. seed-size throughput vs the peer's training step, both measured here
+        episodes, num_actions = train_episodes(store)
+        peer_step_samples_per_s("jepa", episodes, num_actions, epochs=1)  # warm-up
+        runs = (
+            ("train_jepa_vs_peer", "jepa", {}),
+            ("train_encoder_decoder_vs_peer", "encoder_decoder", {}),
+            ("train_encoder_decoder_bf16_vs_peer", "encoder_decoder", {"precision": "bf16"}),
+        )
+        for name, workflow, settings in runs:
+            pairs = [
+                (
+                    trainer_step_samples_per_s(workflow, store, root, **settings),
+                    peer_step_samples_per_s(workflow, episodes, num_actions),
+                )
+                for _ in range(repeats)
+            ]
+            r, o, b = paired(pairs)
             ratio(
-                f"train_{workflow}_vs_peer",
-                sps / peer,
+                name,
+                r,
                 ">=",
                 3,
-                f"{sps:.0f} samples/s",
-                f"{peer:.0f} samples/s (peer's published figure, fixed reference, not re-measured)",
+                f"{o:.0f} samples/s",
+                f"{b:.0f} samples/s (peer's {workflow} step, fp32, peer_reference.py)",
             )
-
-        # 2b. the same with bf16 autocast (this CPU has avx512_bf16; fp32 above is the default)
-        bf16 = max(
-            trainer_step_samples_per_s("encoder_decoder", store, root, precision="bf16")
-            for _ in range(repeats)
-        )
-        peer = PEER_SAMPLES_PER_S["encoder_decoder"]
-        ratio(
-            "train_encoder_decoder_bf16_vs_peer",
-            bf16 / peer,
-            ">=",
-            3,
-            f"{bf16:.0f} samples/s",
-            f"{peer:.0f} samples/s (peer's published figure, fixed reference, not re-measured)",
-        )
 
         # 3. reward head on cached latents vs re-encoding every batch with the frozen encoder
         source = Path(tempfile.mkdtemp(dir=root, prefix="source"))
@@ -200,8 +221,7 @@ def main() -> None:
                 "reward_predictor", store, root, 2, init_from=str(source), cache_latents=False
             )
             pairs.append((cached, reencode))
-        r = statistics.median(c / e for c, e in pairs)
-        cached, reencode = min(pairs, key=lambda pair: abs(pair[0] / pair[1] - r))
+        r, cached, reencode = paired(pairs)
         ratio(
             "train_reward_cached_vs_reencode",
             r,
