@@ -133,3 +133,15 @@ def test_in_ram_and_window_sampling_keep_plain_random_order(store: Path) -> None
         mem.block_sampler()
     with pytest.raises(ValueError, match="stream_sampling"):
         WindowDataset(store, stream_sampling="random")
+
+
+def test_a_cache_that_holds_every_block_shuffles_them_all_together(store: Path) -> None:
+    mem, _ = pair(store)
+    roomy = WindowDataset(store, context=CONTEXT, horizon=HORIZON, split="all", in_memory=False)
+    assert roomy.stream_cache.slots == roomy.blocks.num_blocks  # the default 128 MiB holds all
+    sampler = roomy.block_sampler(seed=0)
+    assert sampler.group_blocks == roomy.blocks.num_blocks
+    for batch in make_loader(roomy, 64, shuffle=True, seed=0):
+        idx = batch["index"].numpy()
+        torch.testing.assert_close(batch["frames"], mem.__getitems__(idx)["frames"])
+    assert roomy.stream_cache.loaded == roomy.blocks.num_blocks

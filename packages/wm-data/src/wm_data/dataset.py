@@ -340,11 +340,14 @@ class WindowDataset(Dataset):
 
     def block_sampler(self, seed: int = 0, follow: Any = None) -> BlockShuffleSampler:
         """The epoch order that streams from the block cache: groups of half the cache's
-        blocks, shuffled together (``follow``: a ``DistributedSampler`` to take epoch, seed,
-        rank and replicas from)."""
+        blocks (all of them when they fit), shuffled together (``follow``: a
+        ``DistributedSampler`` to take epoch, seed, rank and replicas from)."""
         if self.in_memory:
             raise ValueError("block_sampler is for streaming datasets (in_memory=False)")
-        group = max(1, self.stream_cache.slots // 2)  # a batch may span two groups
+        slots, blocks = self.stream_cache.slots, self.blocks.num_blocks
+        # A batch may span two groups, so a group is half the cache, or every block if they
+        # all fit in it at once.
+        group = blocks if slots >= blocks else max(1, slots // 2)
         return BlockShuffleSampler(self.blocks.win_block, group, seed=seed, follow=follow)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
