@@ -1,4 +1,13 @@
-"""``collect``, the gin entry point ``wm-collect`` binds (selector ``wm_data.collect``)."""
+"""``collect``, the gin entry point ``wm-collect`` binds (selector ``wm_data.collect``).
+
+``on_target`` says what happens to the episodes running when the step target is reached:
+``'finish_episodes'`` stores them whole (the store passes its target by up to ``num_envs``
+episodes per shard), ``'stop'`` drops them and any episode that would pass the target (the
+store stays at or under it; a shard's first episode is kept even when longer). What was
+requested, stored and dropped is written to ``path/collection.json``. New shard files compress
+frames with ``compression`` (``'lz4'``, ``'zstd'``, ``'gzip'``, ``'lzf'`` or ``'none'``); a
+shard being appended to keeps its own filter.
+"""
 
 from __future__ import annotations
 
@@ -51,15 +60,8 @@ def collect(
     ``path/shard-XXX.h5`` written in parallel; the PPO agent lives at ``agent_path`` (default
     ``path/ppo_agent.zip``) with its training curve. A store that already meets the target is
     only reported.
-
-    ``on_target`` says what happens to the episodes running when the step target is reached:
-    ``'finish_episodes'`` stores them whole (the store passes its target by up to ``num_envs``
-    episodes per shard), ``'stop'`` drops them and any episode that would pass the target (the
-    store stays at or under it; a shard's first episode is kept even when longer). What was
-    requested, stored and dropped is written to ``path/collection.json``. New shard files
-    compress frames with ``compression`` (``'lz4'``, ``'zstd'``, ``'gzip'``, ``'lzf'`` or
-    ``'none'``); a shard being appended to keeps its own filter.
-    Every setting is checked before anything is created (``ConfigError`` naming the gin key).
+    ``on_target`` and ``compression`` are described in the module docstring. Every setting is
+    checked before anything is created (``ConfigError`` naming the gin key).
     """
     check_collect_settings({k: v for k, v in locals().items() if k != "on_episode"})
     spec = EnvSpec(

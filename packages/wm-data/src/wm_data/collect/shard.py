@@ -60,7 +60,13 @@ def store_metadata(
 
 @contextlib.contextmanager
 def _single_torch_thread(active: bool) -> Iterator[None]:
-    """Small-batch CPU inference runs fastest on one thread; more contend with the emulators."""
+    """Small-batch CPU inference runs fastest on one thread; more contend with the emulators.
+
+    The emulator threads take every core: the native loop overlaps the policy's forward pass
+    on one half batch with the emulators stepping the other, and the OS shares the cores, so
+    neither waits idle for the other. (A core reserved for a CPU policy capped PPO collection
+    at half the bare emulator's rate on 2 cores.)
+    """
     if not active:
         yield
         return
@@ -131,28 +137,25 @@ def collect_shard(
     on_episode: EpisodeCallback | None = None,
     stats: dict[str, Any] | None = None,
 ) -> Path:
-    """Fill one shard file up to its target; the process-level unit of collection. ``stats``
-    (if given) receives ``loop_seconds`` (time spent stepping) and what ``on_target`` dropped."""
+    """Fill one shard file up to its target (the process-level unit of collection); ``stats``
+    receives ``loop_seconds`` and what ``on_target`` dropped."""
     backend = resolve_backend(backend, spec, ram)
     num_actions, meanings, made = _probe(spec)
+    how = {"policy": policy, "epsilon": epsilon, "deterministic": deterministic, "seed": seed}
     meta = store_metadata(
         spec,
         env_spec=made,
         num_actions=num_actions,
         meanings=meanings,
-        policy=policy,
-        epsilon=epsilon,
-        deterministic=deterministic,
         has_ram=ram,
-        seed=seed,
         shard=shard,
         num_shards=num_shards,
         backend=BACKEND_NAMES[backend],
         agent=str(agent_path) if agent_path else None,
+        **how,
     )
     target = Target(target_steps, target_episodes)
-    loop_seconds = 0.0
-    report: dict[str, Any] = {}
+    report: dict[str, Any] = {"loop_seconds": 0.0}
     with ReplayWriter(
         path,
         meta,
@@ -171,12 +174,9 @@ def collect_shard(
                 deterministic=deterministic,
                 seed=seed * 1000 + shard,
             )
-            # The emulator threads take every core: the native loop overlaps the policy's
-            # forward pass on one half batch with the emulators stepping the other, and the
-            # OS shares the cores, so neither waits idle for the other. (A core reserved for
-            # a CPU policy capped PPO collection at half the bare emulator's rate on 2 cores.)
+            # emulator_threads=0: the emulators take every core (see _single_torch_thread)
             with _single_torch_thread(model is not None):
-                loop_seconds = run_collection(
+                report["loop_seconds"] = run_collection(
                     writer,
                     spec,
                     pol,
@@ -192,5 +192,5 @@ def collect_shard(
                     report=report,
                 )
     if stats is not None:
-        stats.update(report, loop_seconds=loop_seconds)
+        stats.update(report)
     return Path(path)
