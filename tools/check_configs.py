@@ -14,11 +14,15 @@ import gin
 
 
 def _load_plugins() -> None:
-    """Every registry's plugins, before gin parses (it refuses configurables added later)."""
+    """Every installed registry's plugins, before gin parses (it refuses configurables added
+    later). A package that is not installed is skipped: a file that needs it fails to parse,
+    naming it, and a folder of files that do not (a package's own tests) still checks."""
     import importlib
+    import importlib.util
 
     for name in ("wm_data.collect", "wm_models", "wm_train.trainer", "wm_eval.probes"):
-        importlib.import_module(name)
+        if importlib.util.find_spec(name.split(".")[0]) is not None:
+            importlib.import_module(name)
     from wm_core import load_plugins
 
     load_plugins()
