@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,13 +53,28 @@ class ModelGroup:
         return self.world.get("predictor") if self.world else None
 
 
+def for_inference(module: nn.Module, device: torch.device) -> nn.Module:
+    """``module`` on ``device`` in eval mode, without gradients, in its fastest layout.
+
+    On CPU, convolution weights go channels-last: PyTorch then runs convolutions and
+    transposed convolutions through oneDNN, about twice as fast for a conv decoder (same
+    values to float rounding). Inputs need no change.
+    """
+    module.to(device).eval()
+    module.requires_grad_(False)
+    if device.type == "cpu":
+        # A 5-D parameter (3-D convolution) has no channels-last layout: left as it is.
+        with contextlib.suppress(RuntimeError):
+            module.to(memory_format=torch.channels_last)
+    return module
+
+
 def _load(path: Path | None, device: torch.device) -> dict[str, nn.Module]:
     if path is None:
         return {}
     modules = load_modules(path, map_location=device)
     for m in modules.values():
-        m.to(device).eval()
-        m.requires_grad_(False)
+        for_inference(m, device)
     return dict(modules)
 
 

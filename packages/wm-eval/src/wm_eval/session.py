@@ -18,7 +18,7 @@ from wm_eval.columns import random_init
 from wm_eval.config import EvalConfig
 from wm_eval.data import DataSource, per_episode
 from wm_eval.latent_cache import StateLatents, state_ids, weights_digest
-from wm_eval.loading import ModelGroup, encode
+from wm_eval.loading import ModelGroup, encode, for_inference
 from wm_eval.report import Report
 from wm_models import module_spec
 
@@ -166,7 +166,7 @@ class EvalSession:
                     name = module_spec(g.encoder)["name"]
                     enc = random_encoder(g.encoder, self.config.random_encoder_seed)
                     seen[key] = EncoderColumn(
-                        random_init(name), enc.to(self.device), src, baseline=True
+                        random_init(name), for_inference(enc, self.device), src, baseline=True
                     )
             labels = [c.label for c in seen.values()]
             if len(set(labels)) < len(labels):  # same registry name, different kwargs/stores
