@@ -296,3 +296,20 @@ def test_normalised_latent_error(rng):
     assert normalised_latent_error(2 * z, 2 * z + 1) == pytest.approx(
         normalised_latent_error(z, z + 0.5)
     )
+
+
+def test_the_fastest_logistic_solver_reaches_the_same_read_out(rng):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from wm_eval.metrics.probes import balanced_logistic
+
+    x = rng.normal(size=(600, 20))
+    y = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(0, 0.5, 600)) > 1.0  # rare-ish, overlapping
+    tall = balanced_logistic(2, *x.shape)
+    assert tall.solver == "newton-cholesky"
+    assert balanced_logistic(2, 100, 64).solver == balanced_logistic(4, *x.shape).solver == "lbfgs"
+    wide = balanced_logistic(2, 100, 64).set_params(max_iter=5000, tol=1e-8)
+    fits = [make_pipeline(StandardScaler(), m).fit(x, y) for m in (tall, wide)]
+    scores = [f.decision_function(x) for f in fits]
+    np.testing.assert_allclose(scores[0], scores[1], rtol=1e-4, atol=1e-4)

@@ -116,9 +116,9 @@ def predictions(
 def fit_categorical(jobs: dict[str, tuple]) -> dict[str, np.ndarray]:
     """Logistic read-outs of several variables, fit side by side on the available threads.
 
-    L-BFGS spends its time in matrix-vector products, which a multi-threaded BLAS speeds up
-    little (and slows down on busy cores): one BLAS thread per fit, one fit per thread.
-    Each fit is independent, so the results are those of fitting them one after another.
+    One BLAS thread per fit, one fit per thread: the fits are independent and small, so
+    running them side by side keeps the cores busier than threading each one (and the
+    results are those of fitting them one after another).
     """
     if not jobs:
         return {}

@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from wm_eval.metrics.probes import RIDGE_ALPHAS
+from wm_eval.metrics.probes import RIDGE_ALPHAS, balanced_logistic
 from wm_eval.stats import Measurement, Parts, joined, r2_parts
 
 NAN = float("nan")
@@ -44,9 +44,11 @@ def fit_predict(
     if y_train.ndim == 1 and len(np.unique(y_train)) < 2:
         return np.full(len(x_test), y_train[0], dtype=np.float64)
     if categorical:
-        head = LogisticRegression(class_weight="balanced", max_iter=2000)
+        head = balanced_logistic(len(np.unique(y_train)), *np.shape(x_train))
     else:
-        head = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=y_train.ndim == 2)
+        # One SVD of the features serves every alpha (sklearn's default for tall data
+        # multiplies an n x p by a p x p matrix per alpha: 7x the work on pooled pixels).
+        head = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=y_train.ndim == 2, gcv_mode="svd")
     model = make_pipeline(StandardScaler(), head)
     model.fit(np.asarray(x_train, dtype=np.float64), y_train)
     return model.predict(np.asarray(x_test, dtype=np.float64)).astype(np.float64)
