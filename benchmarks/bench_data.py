@@ -11,9 +11,6 @@ is shared); the ratio is the median of the per-pair ratios and the pair shown is
   store and the steps of episodes still in flight at the end, which are discarded).
 - collect_ppo_vs_bare_ale: ours = the same with the PPO policy (SB3 CnnPolicy, batched over half
   the envs while the emulators step the other half); baseline = the same bare loop (>= 0.6).
-  Both sides run 16 envs (the others 8): the policy's cost per call is mostly fixed (its
-  1024x512 layer reads 2 MB of weights per call), so half batches of 8 amortise it where half
-  batches of 4 do not; the bare loop's rate does not depend on the env count.
 - collect_ram_vs_bare_gym: ours = default collection (RAM on, so in-process gymnasium envs);
   baseline = a bare loop over the same ``make_env`` envs reading RAM each step (>= 0.8).
 - bytes_vs_raw_uint8: ours = store bytes on disk per transition (default settings; frames, RAM,
@@ -68,7 +65,6 @@ from wm_data.vector import make_native_vec_env  # noqa: E402
 
 SPEC = EnvSpec()  # ALE/Assault-v5, 64x64 grayscale, frameskip 4, stack 4
 N_ENVS = 8
-PPO_ENVS = 16
 TRAIN_BATCH = 128  # wm-train's default batch size
 
 RSS_SCRIPT = """
@@ -149,10 +145,8 @@ def bench_collection(tmp: Path, steps: int, repeats: int) -> Path:
         )
         ppo.append(
             (
-                ours_collect(
-                    tmp / "ppo", steps, PPO_ENVS, policy="ppo", ram=False, agent_path=agent
-                ),
-                bare_native(steps, PPO_ENVS),
+                ours_collect(tmp / "ppo", steps, policy="ppo", ram=False, agent_path=agent),
+                bare_native(steps),
             )
         )
         ram.append((ours_collect(store, steps, policy="random", ram=True), bare_gym_ram(steps)))
