@@ -13,6 +13,7 @@ from wm_eval.metrics.representation import (
     noise_robustness,
     smoothness,
     smoothness_steps,
+    standard_noise,
     step_ratio,
 )
 from wm_eval.metrics.reward import auroc, average_precision, reward_measurements, reward_metrics
@@ -80,3 +81,9 @@ def test_smoothness_and_noise_decompose_per_window(rng):
     mean = noise_robustness(enc, images, (0.0, 0.1), seed=3)
     assert moved["sigma=0"].shape == (20,)
     assert {k: v.mean() for k, v in moved.items()} == pytest.approx(mean)
+    # what several encoders of one store share: the draw and the clean latents
+    shared = noise_displacements(
+        enc, images, (0.0, 0.1), noise=standard_noise(images.shape, 3), clean=enc(images)
+    )
+    for k in moved:
+        np.testing.assert_array_equal(shared[k], moved[k])

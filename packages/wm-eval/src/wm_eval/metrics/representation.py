@@ -134,6 +134,12 @@ def step_ratio(latent_steps: np.ndarray, pixel_steps: np.ndarray) -> float:
     return float(np.mean(latent_steps) / pixel) if pixel > 0 else float("nan")
 
 
+def standard_noise(shape: Sequence[int], seed: int = 0) -> np.ndarray:
+    """Standard normal draws (float32): the noise every level of :func:`noise_displacements`
+    scales, so several encoders of one store can share one draw."""
+    return np.random.default_rng(seed).standard_normal(tuple(shape), dtype=np.float32)
+
+
 def noise_displacements(
     encode: Callable[[np.ndarray], np.ndarray],
     images: np.ndarray,
@@ -141,26 +147,32 @@ def noise_displacements(
     *,
     seed: int = 0,
     clean: np.ndarray | None = None,
+    noise: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Per image and per sigma: ``||f(x + noise) - f(x)|| / median_pairwise(f(x))``.
 
     ``images`` are floats on the [0, 1] scale (any shape ``[N, ...]``); noise of standard
-    deviation ``sigma`` (same scale) is added and the result clipped back to [0, 1].
-    ``clean``: ``f(images)`` when already known (spares one pass of ``f``).
+    deviation ``sigma`` (same scale) is added and the result clipped back to [0, 1]. Every
+    level scales one standard normal draw (``noise``, else :func:`standard_noise` of
+    ``seed``), so the levels differ only in size. ``clean``: ``f(images)`` when already known
+    (spares one pass of ``f``).
     """
     images = np.asarray(images, dtype=np.float32)
     if images.ndim < 2 or len(images) < 2:
         raise ValueError(f"images: expected [N>=2, ...] floats in [0, 1], got {images.shape}")
     if images.min() < 0 or images.max() > 1:
         raise ValueError("images: values must be on the [0, 1] scale")
-    rng = np.random.default_rng(seed)
+    if noise is None:
+        noise = standard_noise(images.shape, seed)
+    elif np.shape(noise) != images.shape:
+        raise ValueError(f"noise: shape {np.shape(noise)} differs from images {images.shape}")
     clean = as_2d(encode(images) if clean is None else clean, "encode(images)")
     scale = median_pairwise_distance(clean, seed=seed)
     out = {}
     for sigma in sigmas:
         if sigma < 0:
             raise ValueError(f"sigmas: must be >= 0, got {sigma}")
-        noisy = np.clip(images + rng.normal(0.0, sigma, images.shape).astype(np.float32), 0, 1)
+        noisy = np.clip(images + np.float32(sigma) * noise, 0, 1)
         moved = np.linalg.norm(as_2d(encode(noisy), "encode(noisy)") - clean, axis=1)
         out[f"sigma={sigma:g}"] = _normalise(moved, scale)
     return out

@@ -15,6 +15,7 @@ from wm_eval.metrics.representation import (
     noise_displacements,
     pixel_steps,
     smoothness_steps,
+    standard_noise,
 )
 from wm_eval.plots import bar_plot, line_plot
 from wm_eval.probes.ram_maps import select_variables, state_matrix
@@ -111,6 +112,8 @@ def _neighbourhoods(
 def _column(
     session: EvalSession, col: EncoderColumn, pixels: dict[tuple, np.ndarray], out: Cells
 ) -> Cells:
+    """Smoothness and noise robustness of one encoder column (``pixels``: what its store's
+    columns share: flattened pixels, their steps, the noise draw)."""
     cfg, src = session.config, col.source
     assert src is not None and col.encoder is not None
     batch = src.batch(cfg.split, HORIZON, cfg.max_samples, cfg.seed)
@@ -134,16 +137,16 @@ def _column(
     )
 
     pick = subsample(len(z), cfg.noise_samples, cfg.seed + 2)
-    noisy = batch["frames"][pick, :T].float().numpy() / 255.0
+    images = batch["frames"][pick, :T].float().numpy() / 255.0
+    if (src.key, "noise") not in pixels:  # one draw for every column of the store
+        pixels[src.key, "noise"] = standard_noise(images.shape, cfg.seed)
 
     def enc(images: np.ndarray) -> np.ndarray:
         return encode(col.encoder, torch.from_numpy(images), session.device, cfg.batch_size)
 
     with session.timed("noise robustness"):
-        noise = (
-            _safe(noise_displacements, enc, noisy, cfg.noise_sigmas, seed=cfg.seed, clean=z[pick])
-            or {}
-        )
+        kw = {"seed": cfg.seed, "clean": z[pick], "noise": pixels[src.key, "noise"]}
+        noise = _safe(noise_displacements, enc, images, cfg.noise_sigmas, **kw) or {}
     for sigma in cfg.noise_sigmas:
         name = f"sigma={sigma:g}"
         if name in noise:
