@@ -132,28 +132,52 @@ def reconstruction_grid(
     for name in outputs:
         heads += [_wrap(name), "|error|"]
     heads.append("object regions")
-    n_rows, n_cols = len(true), len(heads)
-    fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(1.3 * n_cols, 1.3 * n_rows + 0.7), squeeze=False
-    )
-    for i in range(n_rows):
-        cells = [(to_hwc(last[i]), "gray", gmax), (to_hwc(true[i]), "gray", gmax)]
+    magma = plt.get_cmap("magma")
+    rows = []
+    for i in range(len(true)):
+        cells = [_grey(last[i], gmax), _grey(true[i], gmax)]
         for name, pred in outputs.items():
-            cells += [(to_hwc(pred[i]), "gray", gmax), (errors[name][i].max(axis=0), "magma", vmax)]
-        cells.append((_overlay(np.clip(true[i] / gmax, 0, 1), regions[i]), None, 1.0))
-        for j, (img, cmap, top) in enumerate(cells):
-            ax = axes[i][j]
-            ax.imshow(img, cmap=cmap, vmin=0, vmax=top, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title(heads[j], fontsize=6)
+            cells += [
+                _grey(pred[i], gmax),
+                magma(np.clip(errors[name][i].max(axis=0) / vmax, 0, 1))[..., :3],
+            ]
+        cells.append(_overlay(np.clip(true[i] / gmax, 0, 1), regions[i]))
+        rows.append(cells)
+    # One image of every cell (a white gap between them): one axes to lay out and draw.
+    mosaic, centres = _mosaic(rows)
+    fig_w = 1.3 * len(heads)
+    image_h = fig_w * mosaic.shape[0] / mosaic.shape[1]
+    fig = plt.figure(figsize=(fig_w, image_h + 0.9))  # 0.9 in for the title and headers
+    ax = fig.add_axes((0.0, 0.0, 1.0, image_h / (image_h + 0.9)))
+    ax.imshow(mosaic, interpolation="nearest")
+    ax.set_yticks([])
+    ax.xaxis.tick_top()
+    ax.set_xticks(centres, heads, fontsize=6)
+    ax.tick_params(length=0, pad=1)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     scales = f"frames: grey 0 to {gmax:.2f}; |error|: colour 0 to {vmax:.2f}"
-    fig.suptitle(f"{title}\n{scales}".strip(), fontsize=8)
-    fig.tight_layout()
+    fig.suptitle(f"{title}\n{scales}".strip(), fontsize=8, y=0.995)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _grey(img: np.ndarray, top: float) -> np.ndarray:
+    """A [C, H, W] frame as [H, W, 3] on a grey scale from 0 to ``top``."""
+    x = to_hwc(np.asarray(img, np.float32) / top)
+    return np.repeat(x[..., None], 3, axis=-1) if x.ndim == 2 else x
+
+
+def _mosaic(rows: Sequence[Sequence[np.ndarray]], gap: int = 2) -> tuple[np.ndarray, list[float]]:
+    """Equal-sized [H, W, 3] cells as one image with white gaps; the centre x of each column."""
+    h, w = rows[0][0].shape[:2]
+    n_rows, n_cols = len(rows), len(rows[0])
+    out = np.ones((n_rows * (h + gap) - gap, n_cols * (w + gap) - gap, 3), dtype=np.float32)
+    for i, cells in enumerate(rows):
+        for j, cell in enumerate(cells):
+            out[i * (h + gap) : i * (h + gap) + h, j * (w + gap) : j * (w + gap) + w] = cell
+    return out, [j * (w + gap) + (w - 1) / 2 for j in range(n_cols)]
 
 
 def _wrap(text: str, width: int = 16) -> str:
