@@ -87,11 +87,12 @@ def predictions(
     """Test predictions per variable (None features: the constant predictor).
 
     Continuous variables defined on the same train rows share one ridge fit (one
-    decomposition of the features, an alpha per target).
+    decomposition of the features, an alpha per target); every fit runs side by side with the
+    others (``fit_side_by_side``).
     """
     preds: dict[str, np.ndarray] = {}
     shared: dict[bytes, list[StateVariable]] = {}
-    logistic: dict[str, tuple] = {}
+    jobs: dict[str, tuple] = {}
     for v in variables:
         rows = train.defined[v.name]
         if not rows.any():
@@ -100,31 +101,41 @@ def predictions(
         if x_train is None or x_test is None:
             preds[v.name] = constant_prediction(y, n_test, categorical=v.categorical)
         elif v.categorical:
-            logistic[v.name] = (x_train[rows], y, x_test)
+            jobs[v.name] = (x_train[rows], y, x_test, True)
         else:
             shared.setdefault(np.packbits(rows).tobytes(), []).append(v)
-    preds.update(fit_categorical(logistic))
+    groups = {}
     for members in shared.values():
         assert x_train is not None and x_test is not None
         rows = train.defined[members[0].name]
         y = np.stack([train.values[v.name][rows] for v in members], axis=1)
-        p = fit_predict(x_train[rows], y, x_test, categorical=False).reshape(n_test, -1)
+        key = "\n".join(v.name for v in members)
+        groups[key] = members
+        jobs[key] = (x_train[rows], y, x_test, False)
+    fitted = fit_side_by_side(jobs)
+    for key, members in groups.items():
+        p = fitted.pop(key).reshape(n_test, -1)
         preds.update({v.name: p[:, i] for i, v in enumerate(members)})
+    preds.update(fitted)
     return preds
 
 
-def fit_categorical(jobs: dict[str, tuple]) -> dict[str, np.ndarray]:
-    """Logistic read-outs of several variables, fit side by side on the available threads.
+def fit_side_by_side(jobs: dict[str, tuple]) -> dict[str, np.ndarray]:
+    """Read-outs ``key -> (x_train, y_train, x_test, categorical)``, fit side by side on the
+    available threads.
 
-    One BLAS thread per fit, one fit per thread: the fits are independent and small, so
-    running them side by side keeps the cores busier than threading each one (and the
-    results are those of fitting them one after another).
+    One BLAS thread per fit, one fit per thread: the fits are independent and small (LAPACK
+    and BLAS release the GIL), so running them side by side keeps the cores busier than
+    threading each one; the results are those of fitting them one after another.
     """
     if not jobs:
         return {}
     workers = min(len(jobs), max(1, torch.get_num_threads()))
     with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
-        futures = {k: pool.submit(fit_predict, *j, categorical=True) for k, j in jobs.items()}
+        futures = {
+            k: pool.submit(fit_predict, x, y, xt, categorical=c)
+            for k, (x, y, xt, c) in jobs.items()
+        }
         return {k: f.result() for k, f in futures.items()}
 
 
