@@ -74,7 +74,8 @@ def smoothness_steps(
     """Per-window steps behind :func:`smoothness`: ``latent`` (and with pixels ``pixel``).
 
     Each is ``||next - current||`` over the median pairwise distance of that space, the scale
-    estimated once on a random subsample of ``scale_sample`` rows of ``z_t`` (and ``x_t``).
+    estimated once on a random subsample of ``scale_sample`` rows of ``z_t`` (the pixel scale
+    as :func:`pixel_steps` takes it).
     """
     z_t, z_next = as_2d(z_t, "z_t"), as_2d(z_next, "z_next")
     same_length(z_t=z_t, z_next=z_next)
@@ -84,21 +85,31 @@ def smoothness_steps(
     out = {"latent": _normalise(np.linalg.norm(z_next - z_t, axis=1), scale)}
     if x_t is not None and x_next is not None:
         same_length(z_t=z_t, x_t=x_t, x_next=x_next)
-        out["pixel"] = pixel_steps(x_t, x_next, scale_sample=scale_sample, seed=seed)
+        out["pixel"] = pixel_steps(x_t, x_next, seed=seed)
     return out
 
 
-def pixel_steps(
-    x_t: np.ndarray, x_next: np.ndarray, *, scale_sample: int = 5000, seed: int = 0
-) -> np.ndarray:
-    """The ``pixel`` steps of :func:`smoothness_steps` (the same subsample and scale).
+PIXEL_SCALE_ROWS = 1000
 
-    They depend on the pixels only, so several latents of one store share them.
+
+def pixel_steps(
+    x_t: np.ndarray, x_next: np.ndarray, *, scale_sample: int = PIXEL_SCALE_ROWS, seed: int = 0
+) -> np.ndarray:
+    """The ``pixel`` steps of :func:`smoothness_steps`: ``||x_next - x_t||`` over the median
+    pairwise distance of ``x_t``.
+
+    They depend on the pixels only, so several latents of one store share them, and so does
+    the scale: it divides every latent's pixel ratio alike and cannot change a comparison
+    between them. It is the exact median over every pair of at most ``scale_sample`` random
+    rows, from one distance matrix: for rows of thousands of pixels a matrix product is far
+    cheaper per pair than gathering random pairs (Assault 64×64×4 at 735 rows: 0.4 s for all
+    269,745 pairs, 14 s for 200,000 random ones).
     """
     x_t, x_next = as_2d(x_t, "x_t"), as_2d(x_next, "x_next")
     same_length(x_t=x_t, x_next=x_next)
     sub = np.random.default_rng(seed).permutation(len(x_t))[:scale_sample]
-    x_scale = median_pairwise_distance(x_t[sub], seed=seed)
+    every_pair = len(sub) * (len(sub) - 1) // 2
+    x_scale = median_pairwise_distance(x_t[sub], max_pairs=max(1, every_pair), seed=seed)
     return _normalise(_row_norms(x_next, x_t), x_scale)
 
 
