@@ -58,16 +58,23 @@ class EvalConfig:
     ``max_samples`` windows of that split; the neighbourhood metrics (trustworthiness,
     continuity) use the first ``neighbour_samples`` of those, TwoNN and the participation
     ratio all of them; state probes fit on at most ``probe_train_samples`` training
-    windows; noise robustness encodes ``noise_samples`` windows per noise level.
+    windows; noise robustness encodes ``noise_samples`` windows per noise level; decoded
+    rollouts score at most ``decoded_per_episode`` windows evenly spread through every scored
+    episode. Each table says how many episodes and windows it scored.
 
-    Cost: each state is encoded once per encoder weights and shared by every probe; the
-    bootstrap (1000 resamples) of mean-type cells (means, pooled means, R², balanced accuracy,
-    F1, latent error over variance) runs on per-episode sums in milliseconds, so resamples are
-    not cut. The bootstrap resamples episodes, so the number of scored episodes bounds an
-    interval's width whatever the window count; the window subsamples keep their sizes so
-    reports keep their numbers (their width-per-window trade-off is not measured yet). What
-    is left is the read-outs on 16×16 pooled pixels (an L-BFGS logistic per categorical
-    variable, fit side by side) and the decoders of the decoded rollout.
+    Cost (``wm-eval -v`` logs each probe's wall time and its parts; ``report.json`` keeps them
+    under ``timings``): each state is encoded once per encoder weights and shared by every
+    probe; modules run channels-last on CPU; the bootstrap of every cell runs all 1000
+    resamples at once (per-episode sums, or window weights for AUROC and average precision).
+    A decoded rollout costs about 9 decoder and 4 encoder passes per window and decoder, so it
+    alone is thinned, by episode: the bootstrap resamples episodes, so their number bounds an
+    interval's width, and windows of one episode add less and less. Measured on the 50k
+    Assault store with its 20-epoch JEPA and encoder-decoder (15 test episodes;
+    ``scripts/interval_widths.py``, mean over 20 thinnings): 32 windows per episode instead of
+    the whole 4000-window subsample (~267 an episode) left the decoded-rollout intervals
+    0.99-1.42× as wide (1.22× on average; 64 windows: 1.02-1.24×; 16: 0.91-1.65×), while the
+    decoders' next-frame cells, thinned alike, widened up to 3× (heavy-tailed errors), so the
+    reconstruction probe keeps every scored window (one decoder pass each).
     """
 
     probes: tuple[str, ...] | None = None
