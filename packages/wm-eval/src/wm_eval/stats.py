@@ -10,7 +10,7 @@ Where a statistic is a function of per-episode sums (a mean, a pooled ratio, an 
 accuracy), a ``Measurement`` also keeps those sums (``Parts``): a resample is then a weighted sum
 ``W @ sums`` with ``W[r, e]`` the times episode ``e`` was drawn, every resample at once, on the
 same draws scipy makes. A statistic that is no function of sums (an AUROC, an average precision)
-can instead be given as a function of **window weights** (``weighted``): a resample is the
+can instead be given as a function of **window weights** (``from_weights``): a resample is the
 multiset of its windows, each weighted by the times its episode was drawn, so every resample
 is again evaluated at once. Other statistics are recomputed per resample.
 
@@ -255,10 +255,15 @@ class Measurement:
             parts = joined([self.parts, other.parts], lambda v: v[0] - v[1])
             return Measurement(self.episodes, lambda idx: a(idx) - b(idx), parts)
         va, vb = self.vectorised(), other.vectorised()
-        counted = None
-        if va is not None and vb is not None:
-            counted = lambda counts: va(counts) - vb(counts)  # noqa: E731
-        return Measurement(self.episodes, lambda idx: a(idx) - b(idx), counted=counted)
+
+        def counted(counts: np.ndarray) -> np.ndarray:
+            assert va is not None and vb is not None
+            return va(counts) - vb(counts)
+
+        both = va is not None and vb is not None
+        return Measurement(
+            self.episodes, lambda idx: a(idx) - b(idx), counted=counted if both else None
+        )
 
 
 def _check(values: np.ndarray, episodes: np.ndarray) -> None:
