@@ -232,6 +232,18 @@ def test_a_figure_better_on_every_episode_beats(rows):
     ]
 
 
+def test_a_verdict_shows_how_large_the_paired_difference_is(headline, rows):
+    """'beats' by 0.0001 and by half the error read differently: the row carries the paired
+    difference's interval that decided it, in report.json and in the markdown cell."""
+    ed = rows["next_frame_l1"]["runs"]["encoder_decoder"]
+    diff = ed["difference"]
+    assert diff["high"] < 0  # beats a lower-is-better baseline: the whole interval below 0
+    assert diff["low"] <= diff["value"] <= diff["high"]
+    assert diff["value"] == pytest.approx(ed["value"] - ed["baseline"]["value"])
+    assert "(Δ " in headline.to_markdown()
+    assert rows["next_frame_l1"]["runs"]["jepa"]["difference"]["low"] < 0  # no better: spans 0
+
+
 def test_runs_within_noise_are_no_better_than_each_other(rows):
     pair = rows["next_frame_l1_objects"]["run_vs_run"][0]
     assert pair["verdict"] == NO_BETTER

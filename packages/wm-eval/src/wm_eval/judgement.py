@@ -2,7 +2,7 @@
 
 A figure is only a result when it beats what a trivial predictor gets in the same space. For
 each run the *strongest* baseline is the candidate column with the best point value on the
-row; the verdict comes from ``stats.compare`` on the paired difference over the same windows
+row; the verdict comes from ``stats.decide`` on the paired difference over the same windows
 (the interval must exclude 0 in the good direction to say "beats"). Two runs are compared with
 each other the same way, and only where their figures live in one space.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from wm_eval.report import NA, Table, fmt_interval
-from wm_eval.stats import MIN_EPISODES, Interval, Measurement, compare
+from wm_eval.stats import MIN_EPISODES, Interval, Measurement, decide
 
 NO_INTERVAL = "no interval"
 NOT_PAIRED = "not paired (different windows)"
@@ -77,6 +77,7 @@ class Judged:
     baseline_name: str | None = None
     verdict: str | None = None  # stats.BEATS / NO_BETTER / WORSE, or None
     note: str | None = None  # why there is no verdict
+    difference: Interval | None = None  # the paired figure − baseline the verdict reads
 
     def text(self) -> str:
         if self.figure.value is None and self.figure.flag is None:
@@ -89,6 +90,8 @@ class Judged:
             if self.baseline is not None:
                 base += f" {self.baseline.text()}"
             out += f" — {self.verdict} {base}" if self.verdict else f" — baseline {base}"
+        if self.verdict and self.difference is not None:  # how much, not only whether
+            out += f" (Δ {fmt_interval(self.difference.value, self.difference)})"
         return out
 
     def verdict_text(self) -> str | None:
@@ -105,6 +108,7 @@ class Judged:
             else {"name": self.baseline_name, **(base or {})},
             "verdict": self.verdict_text(),
             "note": self.note,
+            "difference": None if self.difference is None else self.difference.to_dict(),
         }
 
 
@@ -129,16 +133,25 @@ def strongest(figure: Figure, candidates: Sequence[Figure], better: str) -> Figu
 
 def verdict(a: Figure, b: Figure, better: str) -> tuple[str | None, str | None]:
     """``(verdict, None)`` from the paired interval of ``a - b``, or ``(None, why not)``."""
+    decided, why, _ = verdict_and_difference(a, b, better)
+    return decided, why
+
+
+def verdict_and_difference(
+    a: Figure, b: Figure, better: str
+) -> tuple[str | None, str | None, Interval | None]:
+    """``verdict``'s answer and the interval of the paired difference ``a - b`` it read."""
     if a.measurement is None or b.measurement is None:
-        return None, NO_INTERVAL
+        return None, NO_INTERVAL, None
     if not paired(a.measurement, b.measurement):
-        return None, NOT_PAIRED
+        return None, NOT_PAIRED, None
     episodes = len(np.unique(a.measurement.episodes))
     if episodes < MIN_EPISODES:
-        return None, f"{episodes} episodes: too few for an interval"
+        return None, f"{episodes} episodes: too few for an interval", None
     if a.interval is None or b.interval is None:
-        return None, NO_INTERVAL
-    return compare(a.measurement, b.measurement, better), None
+        return None, NO_INTERVAL, None
+    difference = a.measurement.minus(b.measurement).interval()
+    return decide(difference, better), None, difference
 
 
 def judge(
@@ -167,7 +180,7 @@ def judge(
     if base is None:
         out.note = "no baseline value"
         return out
-    out.verdict, out.note = verdict(figure, base, better)
+    out.verdict, out.note, out.difference = verdict_and_difference(figure, base, better)
     return out
 
 

@@ -336,10 +336,16 @@ def compare(model: Measurement, baseline: Measurement, better: str, *, seed: int
     """
     if better not in ("lower", "higher"):
         raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
-    diff = model.minus(baseline).interval(seed=seed)
-    if not diff.excludes_zero():
+    return decide(model.minus(baseline).interval(seed=seed), better)
+
+
+def decide(difference: Interval, better: str) -> str:
+    """The verdict that the interval of a paired difference (model − baseline) supports."""
+    if better not in ("lower", "higher"):
+        raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
+    if not difference.excludes_zero():
         return NO_BETTER
-    improved = diff.high < 0 if better == "lower" else diff.low > 0
+    improved = difference.high < 0 if better == "lower" else difference.low > 0
     return BEATS if improved else WORSE
 
 
