@@ -8,6 +8,10 @@ each ``run.json`` are rewritten relative to the run itself (``init_from`` to the
 ``data.paths`` to the copied store), so the folder can move or be cloned.
 
     python tools/export_result.py --store data/assault --out results/NAME runs/jepa runs/ed
+
+With ``--store-committed``, ``--store`` is already a committed folder (another result's
+``store/``): nothing is copied and ``data.paths`` point to it, so two results on one store
+keep one copy.
 """
 
 from __future__ import annotations
@@ -71,8 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path, help="top-level run directories")
     parser.add_argument("--store", type=Path, required=True, help="the store the runs read")
     parser.add_argument("--out", type=Path, required=True, help="the result folder")
+    parser.add_argument(
+        "--store-committed",
+        action="store_true",
+        help="--store is already committed: point to it instead of copying it",
+    )
     args = parser.parse_args(argv)
-    store = export_store(args.store, args.out / "store")
+    if args.store_committed:
+        if not any(args.store.glob("*.h5")):
+            parser.error(f"--store {args.store} holds no *.h5 shard")
+        store = args.store
+    else:
+        store = export_store(args.store, args.out / "store")
     for root in args.runs:
         for run in runs_below(root):
             dest = export_run(run, root, args.out / "runs", store)
