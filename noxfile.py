@@ -124,7 +124,8 @@ def _train_stage(session: nox.Session, gin_file: str, run_dir: Path, *binds: str
     if state == "finished":
         session.log(f"{gin_file}: {run_dir} already finished, reusing it")
         return
-    args = ["--gin", f"configs/{gin_file}", "--gin", QUICKSTART_SCALE, "--run-dir", str(run_dir)]
+    args = ["--gin", f"configs/{gin_file}", "--gin", QUICKSTART_SCALE, "--gin", RECIPE]
+    args += ["--run-dir", str(run_dir)]
     for bind in binds:
         args += ["--bind", bind]
     session.log(f"{gin_file} -> {run_dir}")
@@ -132,6 +133,8 @@ def _train_stage(session: nox.Session, gin_file: str, run_dir: Path, *binds: str
 
 
 QUICKSTART_SCALE = "configs/scale/tiny.gin"
+# Every world model and derived run of the quickstart trains with the recommended recipe.
+RECIPE = "configs/recipes/recommended.gin"
 
 
 @nox.session
