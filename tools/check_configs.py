@@ -18,11 +18,13 @@ def _load_plugins() -> None:
     later). A package that is not installed is skipped: a file that needs it fails to parse,
     naming it, and a folder of files that do not (a package's own tests) still checks."""
     import importlib
-    import importlib.util
 
     for name in ("wm_data.collect", "wm_models", "wm_train.trainer", "wm_eval.probes"):
-        if importlib.util.find_spec(name.split(".")[0]) is not None:
+        try:
             importlib.import_module(name)
+        except ModuleNotFoundError as err:  # only the package itself may be missing
+            if err.name != name.split(".")[0]:
+                raise
     from wm_core import load_plugins
 
     load_plugins()
