@@ -42,6 +42,11 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "ablations/updates_x4.gin": {w: {"updates_per_batch"} for w in WORKFLOWS},
     "ablations/batch64.gin": {w: {"batch_size"} for w in WORKFLOWS},
     "scale/seed.gin": {w: {"epochs"} for w in WORKFLOWS},  # today's defaults but 20 epochs
+    "recipes/recommended.gin": {
+        ED: PIXEL | {"latent_dim", "lr"},
+        JEPA: ROLLOUT | {"latent_dim", "lr"},
+        JD: PIXEL | {"lr"},  # the latent width comes with the loaded JEPA
+    },
 }
 
 
