@@ -334,8 +334,6 @@ def compare(model: Measurement, baseline: Measurement, better: str, *, seed: int
 
     ``better`` is ``'lower'`` or ``'higher'`` (which direction of the figure is good).
     """
-    if better not in ("lower", "higher"):
-        raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
     return decide(model.minus(baseline).interval(seed=seed), better)
 
 
