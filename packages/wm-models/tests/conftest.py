@@ -26,7 +26,7 @@ def construct_kwargs(kind: str, frame_shape: tuple[int, int, int], context: int)
     """The contract's keyword arguments for a model of ``kind``."""
     if kind == "encoder":
         return {"frame_shape": frame_shape, "context": context, "latent_dim": LATENT}
-    if kind == "predictor":
+    if kind in ("predictor", "inverse_head"):
         return {"latent_dim": LATENT, "num_actions": NUM_ACTIONS}
     if kind == "decoder":
         return {"latent_dim": LATENT, "frame_shape": frame_shape}
@@ -54,6 +54,7 @@ def expected_shape(kind: str, frame_shape: tuple[int, int, int], batch: int = 3)
         "predictor": (batch, LATENT),
         "decoder": (batch, *frame_shape),
         "reward_head": (batch,),
+        "inverse_head": (batch, NUM_ACTIONS),
     }[kind]
 
 

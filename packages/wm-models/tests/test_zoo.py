@@ -14,6 +14,7 @@ BUILTIN = {
     "predictor": ["mlp", "transformer"],
     "decoder": ["conv", "hybrid"],
     "reward_head": ["attention", "mlp"],
+    "inverse_head": ["mlp"],
 }
 # Everything registered, plugins included: a plugin model must honour the same contract.
 ALL = [(kind, name) for kind in KINDS for name in list_models(kind)]

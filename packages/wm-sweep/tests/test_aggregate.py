@@ -20,15 +20,28 @@ SEEDS = list(range(6))
 RNG = np.random.default_rng(0)
 
 
-def _row(metric, better, space, jepa, ed, *, compared=True, flag=None):
+def _run(value, flag=None, baseline=None):
+    """A headline cell; with ``baseline`` (lower is better here) its name, difference, verdict."""
+    cell = {"value": value, "flag": flag, "interval": None}
+    if baseline is not None:
+        verdict = "beats" if value < baseline else "worse than"
+        cell.update(
+            baseline={"name": "copy-last-frame", "value": baseline, "flag": None},
+            difference={"value": value - baseline},
+            verdict=f"{verdict} copy-last-frame",
+        )
+    return cell
+
+
+def _row(metric, better, space, jepa, ed, *, compared=True, flag=None, baseline=None):
     return {
         "metric": metric,
         "better": better,
         "space": space,
         "values": {"jepa": jepa, "encoder_decoder": ed},
         "runs": {
-            "jepa": {"value": jepa, "flag": flag, "interval": None},
-            "encoder_decoder": {"value": ed, "flag": None, "interval": None},
+            "jepa": _run(jepa, flag, baseline),
+            "encoder_decoder": _run(ed, None, baseline),
         },
         "run_vs_run": [{"a": "jepa", "b": "encoder_decoder", "verdict": None}]
         if compared
@@ -67,7 +80,10 @@ def write_reports(root: Path, truth: dict, *, flag_seed: int | None = None) -> N
         headline = {
             "columns": ["jepa", "encoder_decoder"],
             "rows": {
-                "next_frame_l1": _row("next-frame L1", "lower", "pixels", *l1),
+                # copy-last-frame between the two: the JEPA beats it, the ED does not
+                "next_frame_l1": _row(
+                    "next-frame L1", "lower", "pixels", *l1, baseline=0.9 * l1[1]
+                ),
                 "state_probe_mean": _row("state probes", "higher", "probe", *probe),
                 "latent_1step_error": _row(
                     "latent error", "lower", "latent", *latent, compared=False, flag=flag
@@ -109,6 +125,23 @@ def test_means_and_paired_difference_are_the_seed_statistics(sweep):
     assert game["difference"]["value"] == pytest.approx(np.mean(np.subtract(jepa, ed)))
     assert game["difference"]["seeds"]["3"] == pytest.approx(jepa[3] - ed[3])
     assert game["probability_of_improvement"]["value"] == pytest.approx(1.0)
+
+
+def test_each_objective_sits_beside_its_baseline(sweep):
+    root, truth, result = sweep
+    game = result["rows"]["next_frame_l1"]["variants"]["default"]["games"]["breakout"]
+    jepa, ed = (game["objectives"][o]["baseline"] for o in ("jepa", "encoder_decoder"))
+    copy = [0.9 * truth["breakout", s]["next_frame_l1"][1] for s in SEEDS]
+    assert jepa["name"] == "copy-last-frame"
+    assert jepa["value"]["value"] == pytest.approx(np.mean(copy))
+    gap = [truth["breakout", s]["next_frame_l1"][0] - c for s, c in zip(SEEDS, copy, strict=True)]
+    assert jepa["difference"]["value"] == pytest.approx(np.mean(gap))
+    assert (jepa["beats"], ed["beats"], ed["seeds"]) == (len(SEEDS), 0, len(SEEDS))
+    md = (root / "aggregate" / "aggregate.md").read_text()
+    assert "| next-frame L1 | jepa | copy-last-frame |" in md and "6 of 6 seeds |" in md
+    # rows whose reports name no baseline carry none
+    probe = result["rows"]["state_probe_mean"]["variants"]["default"]["games"]["assault"]
+    assert probe["objectives"]["jepa"]["baseline"] is None
 
 
 def test_clear_winner_is_named(sweep):

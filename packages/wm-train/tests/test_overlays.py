@@ -37,6 +37,12 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "ablations/ed_k3.gin": {ED: ROLLOUT, JEPA: set(), JD: ROLLOUT},
     "ablations/vicreg.gin": {w: {"var_weight", "cov_weight"} for w in WORKFLOWS},
     "ablations/sigreg.gin": {w: {"sigreg_weight"} for w in WORKFLOWS},
+    # the head is built only where the encoder is (the JEPA decoder loads a frozen one)
+    "ablations/inverse_dynamics.gin": {
+        ED: {"inverse_weight", "roles"},
+        JEPA: {"inverse_weight", "roles"},
+        JD: {"inverse_weight"},
+    },
     "ablations/ema_ramp.gin": {ED: set(), JEPA: {"ema_decay"}, JD: set()},
     "ablations/wide_decoder.gin": {ED: {"decoder_channels"}, JEPA: set(), JD: {"decoder_channels"}},
     "ablations/updates_x4.gin": {w: {"updates_per_batch"} for w in WORKFLOWS},
@@ -70,6 +76,8 @@ def settings(trainer: Trainer) -> dict[str, Any]:
         "updates_per_batch": trainer.updates_per_batch,
         "horizon": loss.horizon,
         "decoder_channels": None,
+        "roles": tuple(sorted(trainer.roles())),
+        "inverse_weight": getattr(getattr(loss, "inverse", None), "weight", None),
     }
     for name in ("pixel_loss", "fg_weight", "threshold", "rollout_steps", "rho"):
         out[name] = getattr(loss, name, None)

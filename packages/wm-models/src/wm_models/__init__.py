@@ -9,7 +9,7 @@ through the entry-point group ``wm_models.plugins``, and save/load whole worlds 
 __version__ = "0.1.0"
 
 # Importing the zoo registers the built-in models.
-from wm_models import decoders, encoders, predictors, reward_heads
+from wm_models import decoders, encoders, inverse_heads, predictors, reward_heads
 from wm_models.checkpoint import (
     ROLES,
     CheckpointError,
@@ -22,6 +22,7 @@ from wm_models.checkpoint import (
 from wm_models.registry import (
     DECODERS,
     ENCODERS,
+    INVERSE_HEADS,
     KINDS,
     PLUGIN_GROUP,
     PREDICTORS,
@@ -41,6 +42,7 @@ from wm_models.registry import (
 __all__ = [
     "DECODERS",
     "ENCODERS",
+    "INVERSE_HEADS",
     "KINDS",
     "PLUGIN_GROUP",
     "PREDICTORS",
@@ -57,6 +59,7 @@ __all__ = [
     "decoders",
     "encoders",
     "get_registry",
+    "inverse_heads",
     "list_models",
     "load_checkpoint",
     "load_module",

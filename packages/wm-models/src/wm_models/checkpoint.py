@@ -48,7 +48,7 @@ __all__ = [
 
 FORMAT = "wm-checkpoint"
 VERSION = 1
-ROLES = ("encoder", "target_encoder", "predictor", "decoder", "reward_head")
+ROLES = ("encoder", "target_encoder", "predictor", "decoder", "reward_head", "inverse_head")
 
 
 class CheckpointError(Exception):

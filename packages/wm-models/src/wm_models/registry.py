@@ -26,6 +26,7 @@ from wm_core.registry import Registry, RegistryClashError
 __all__ = [
     "DECODERS",
     "ENCODERS",
+    "INVERSE_HEADS",
     "KINDS",
     "PLUGIN_GROUP",
     "PREDICTORS",
@@ -184,14 +185,16 @@ ENCODERS = model_registry("encoder")
 PREDICTORS = model_registry("predictor")
 DECODERS = model_registry("decoder")
 REWARD_HEADS = model_registry("reward_head")
+INVERSE_HEADS = model_registry("inverse_head")
 REGISTRIES: dict[str, Registry] = {
-    r.kind: r for r in (ENCODERS, PREDICTORS, DECODERS, REWARD_HEADS)
+    r.kind: r for r in (ENCODERS, PREDICTORS, DECODERS, REWARD_HEADS, INVERSE_HEADS)
 }
 KINDS: tuple[str, ...] = tuple(REGISTRIES)
 
 
 def get_registry(kind: str) -> Registry:
-    """The registry of ``kind`` ("encoder", "predictor", "decoder", "reward_head")."""
+    """The registry of ``kind`` ("encoder", "predictor", "decoder", "reward_head",
+    "inverse_head")."""
     registry = REGISTRIES.get(kind)
     if registry is None:
         raise ValueError(

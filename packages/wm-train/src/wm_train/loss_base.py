@@ -12,6 +12,10 @@ Every loss the Trainer runs is a ``WorldLoss``: besides ``__call__`` it declares
   recorded in run.json for wm-eval;
 - ``state_dict`` / ``load_state_dict``: running state saved in checkpoints (e.g. reward mean).
 
+Optionally, ``aux_modules``: role -> registry name of heads only the loss uses (the
+inverse-dynamics head); the Trainer builds them beside ``Trainer.modules`` in runs that build
+their encoder.
+
 Optionally, ``prepare(train_set)``: called once before the first step of a new run with the
 training split (a ``wm_data.WindowDataset``), for state measured on the data, such as the
 background frame of the foreground-weighted pixel losses; a resumed run reads it back from its
@@ -23,7 +27,8 @@ Subclass ``BaseLoss`` and write only ``__call__``: the rest has safe defaults. A
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -62,6 +67,7 @@ class BaseLoss:
     horizon: int = 1
     feeds: tuple[str, ...] | None = None
     reward_source: str | None = None
+    aux_modules: Mapping[str, str] = MappingProxyType({})
 
     def __call__(self, world: World, batch: Batch) -> LossOutput:
         raise NotImplementedError(f"{type(self).__name__} must define __call__(world, batch)")

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from wm_core import configurable, unknown_name
 from wm_train.diagnostics import batch_std, latent_stats
+from wm_train.inverse_dynamics import InverseDynamics
 from wm_train.latent_reg import LatentRegulariser, variance_covariance
 from wm_train.loss_base import (
     LOSSES,
@@ -75,7 +76,9 @@ class ReconstructionLoss(BaseLoss):
     ``rollout_steps`` K > 1 rolls the predictor open-loop for K actions and decodes every
     predicted latent (needs horizon >= K); the per-step losses are averaged with weights rho^i.
     ``var_weight``/``cov_weight`` (VICReg) and ``sigreg_weight`` (LeJEPA's SIGReg over
-    ``sigreg_directions`` random directions) act on the encoder's latent while it trains.
+    ``sigreg_directions`` random directions) act on the encoder's latent while it trains, as
+    does ``inverse_weight`` (an inverse-dynamics head ``inverse_head`` names the action from
+    the encoded state and next state; see ``wm_train.inverse_dynamics``).
     """
 
     feeds = ("encoder", "predictor")
@@ -88,6 +91,7 @@ class ReconstructionLoss(BaseLoss):
     threshold = 0.02
     background: torch.Tensor | None = None
     regulariser: LatentRegulariser | None = None
+    inverse: InverseDynamics | None = None
 
     def __init__(
         self,
@@ -100,6 +104,8 @@ class ReconstructionLoss(BaseLoss):
         cov_weight: float = 0.0,
         sigreg_weight: float = 0.0,
         sigreg_directions: int = 256,
+        inverse_weight: float = 0.0,
+        inverse_head: str = "mlp",
     ) -> None:
         key = "losses.reconstruction"
         if pixel_loss not in PIXEL_LOSSES:
@@ -121,6 +127,8 @@ class ReconstructionLoss(BaseLoss):
             sigreg_weight=sigreg_weight,
             sigreg_directions=sigreg_directions,
         )
+        self.inverse = InverseDynamics(key, weight=inverse_weight, head=inverse_head)
+        self.aux_modules = self.inverse.aux_modules
 
     @property
     def foreground(self) -> bool:
@@ -196,6 +204,11 @@ class ReconstructionLoss(BaseLoss):
             if self.regulariser is not None and self.regulariser.active:
                 loss, reg = self.regulariser.add_to(loss, z, world.training)
                 metrics.update(reg)
+            if self.inverse is not None and self.inverse.applies(world) and "frames" in batch:
+                t = context_length(batch)
+                z_true = world.encoder(unit(batch["frames"][:, 1 : t + 1]))
+                loss, inv = self.inverse.add_to(loss, world, z, z_true, batch["actions"][:, 0])
+                metrics.update(inv)
             if world.training:
                 metrics["collapse/std_mean"] = batch_std(z).mean()
             else:
@@ -226,7 +239,9 @@ class JepaLoss(BaseLoss):
     ``rollout_steps`` K > 1 rolls the predictor open-loop for K actions (needs horizon >= K);
     the per-step losses are averaged with weights rho^i (``rho`` = 1: the plain mean).
     ``var_weight``/``cov_weight`` add VICReg's anti-collapse terms on the online latents and
-    ``sigreg_weight`` LeJEPA's SIGReg over ``sigreg_directions`` random directions.
+    ``sigreg_weight`` LeJEPA's SIGReg over ``sigreg_directions`` random directions;
+    ``inverse_weight`` an inverse-dynamics head ``inverse_head`` that names the action from the
+    online latents of the state and the next state (``wm_train.inverse_dynamics``).
     """
 
     def __init__(
@@ -238,6 +253,8 @@ class JepaLoss(BaseLoss):
         rho: float = 1.0,
         sigreg_weight: float = 0.0,
         sigreg_directions: int = 256,
+        inverse_weight: float = 0.0,
+        inverse_head: str = "mlp",
     ) -> None:
         check_int("losses.jepa.rollout_steps", rollout_steps, 1)
         check_real("losses.jepa.rho", rho, 0.0, 1.0, low_open=True)
@@ -255,6 +272,8 @@ class JepaLoss(BaseLoss):
         self.rho = rho
         self.target = target
         self.horizon = rollout_steps
+        self.inverse = InverseDynamics("losses.jepa", weight=inverse_weight, head=inverse_head)
+        self.aux_modules = self.inverse.aux_modules
 
     def state_dict(self) -> dict[str, Any]:
         return self.regulariser.state_dict()
@@ -274,7 +293,13 @@ class JepaLoss(BaseLoss):
 
     def __call__(self, world: World, batch: Batch) -> tuple[torch.Tensor, Batch]:
         t = context_length(batch)
-        z = world.encoder(unit(batch["frames"][:, :t]))
+        frames = batch["frames"]
+        inverse = self.inverse.applies(world)
+        if inverse:  # the state and the next state through the online encoder in one call
+            both = torch.cat([frames[:, :t], frames[:, 1 : t + 1]])
+            z, z_true = world.encoder(unit(both)).chunk(2)
+        else:
+            z = world.encoder(unit(frames[:, :t]))
         targets = self._targets(world, batch, t)
         pred, steps = z, []
         for i in range(self.rollout_steps):
@@ -287,6 +312,9 @@ class JepaLoss(BaseLoss):
         if self.regulariser.active:
             loss, reg = self.regulariser.add_to(loss, z, world.training)
             metrics.update(reg)
+        if inverse:
+            loss, inv = self.inverse.add_to(loss, world, z, z_true, batch["actions"][:, 0])
+            metrics.update(inv)
         metrics["loss"] = loss.detach()
         if world.training:
             metrics["collapse/std_mean"] = batch_std(z).mean()

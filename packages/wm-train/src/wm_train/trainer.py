@@ -145,6 +145,9 @@ class Trainer:
         self.latent_dim = latent_dim
         self.loss = make_loss(loss)
         self.loss_name = loss_name(loss, self.loss)
+        if "encoder" in self.modules:  # heads of auxiliary losses that shape a new encoder
+            for role, name in getattr(self.loss, "aux_modules", {}).items():
+                self.modules.setdefault(role, name)
         self.freeze = make_freeze(freeze)
         self.ema = dict(ema or {})
         self.ema_decay = ema_decay

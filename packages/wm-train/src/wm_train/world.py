@@ -16,6 +16,7 @@ ROLE_KINDS: dict[str, str] = {
     "predictor": "predictor",
     "decoder": "decoder",
     "reward_head": "reward_head",
+    "inverse_head": "inverse_head",
 }
 
 
@@ -96,6 +97,7 @@ def build_module(
         "predictor": {"latent_dim": latent_dim, "num_actions": num_actions},
         "decoder": {"latent_dim": latent_dim, "frame_shape": tuple(frame_shape)},
         "reward_head": {"latent_dim": latent_dim},
+        "inverse_head": {"latent_dim": latent_dim, "num_actions": num_actions},
     }[kind]
     return wm_models.build(kind, name, **shape)
 

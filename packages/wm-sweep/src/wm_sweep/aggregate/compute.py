@@ -1,20 +1,23 @@
 """From per-seed headline figures to the aggregate: per game and pooled over games.
 
 Per game and variant, for every headline row: each objective's mean over seeds with its
-interval; where the row compares runs (same space), the paired difference A - B per seed with
-its interval, the probability of improvement and the verdict. Pooled over games (stratified
-by game): the interquartile mean of each objective and the paired difference for rows on one
-scale in every game (``Aggregate.normalised_rows``), and the probability of improvement for
-every comparable row (it is free of units).
+interval, beside its strongest trivial baseline (the baseline's mean, the mean paired
+difference run − baseline with its interval, and in how many seeds wm-eval's own test-episode
+verdict said "beats"); where the row compares runs (same space), the paired difference A - B
+per seed with its interval, the probability of improvement and the verdict. Pooled over games
+(stratified by game): the interquartile mean of each objective and the paired difference for
+rows on one scale in every game (``Aggregate.normalised_rows``), and the probability of
+improvement for every comparable row (it is free of units).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
 
-from wm_sweep.aggregate.read import RowInfo, Scores
+from wm_sweep.aggregate.read import BaselineScore, RowInfo, Scores
 from wm_sweep.aggregate.stats import (
     Estimate,
     estimate,
@@ -58,14 +61,43 @@ def _verdict(out: dict, diff: Estimate | None, row: RowInfo, settings: Aggregate
     out.update(verdict=text, winner=winner, note=note)
 
 
-def game_summary(objs: dict[str, Seeds], row: RowInfo, settings: Aggregate) -> dict[str, Any]:
-    """One game: each objective over its seeds, and A vs B where the row compares runs."""
+def baseline_summary(bases: dict[int, BaselineScore], settings: Aggregate) -> dict[str, Any] | None:
+    """One objective's baseline over seeds: which it was, its mean, run − baseline, verdicts.
+
+    The per-seed verdicts are wm-eval's, each from the episode-bootstrap interval of the paired
+    difference on that seed's test windows; ``beats`` counts the seeds where it excluded 0.
+    """
+    if not bases:
+        return None
+    seeds = sorted(bases)
+    names = Counter(bases[s].name for s in seeds)
+    diffs = [bases[s].difference for s in seeds if bases[s].difference is not None]
+    return {
+        "name": " / ".join(names),
+        "value": _d(_est(settings, [[bases[s].value for s in seeds]], _mean)),
+        "difference": _d(_est(settings, [diffs], _mean)) if diffs else None,
+        "verdicts": {str(s): bases[s].verdict for s in seeds},
+        "beats": sum(bases[s].verdict.startswith("beats") for s in seeds),
+        "seeds": len(seeds),
+    }
+
+
+def game_summary(
+    objs: dict[str, Seeds],
+    row: RowInfo,
+    settings: Aggregate,
+    bases: dict[str, dict[int, BaselineScore]] | None = None,
+) -> dict[str, Any]:
+    """One game: each objective over its seeds beside its baseline, and A vs B where the row
+    compares runs."""
     a, b = (objs.get(o, {}) for o in OBJECTIVES)
+    bases = bases or {}
     out: dict[str, Any] = {
         "objectives": {
             o: {
                 **(_d(_est(settings, [list(objs.get(o, {}).values())], _mean)) or {}),
                 "seeds": {str(s): v for s, v in sorted(objs.get(o, {}).items())},
+                "baseline": baseline_summary(bases.get(o, {}), settings),
             }
             for o in OBJECTIVES
         }
@@ -134,7 +166,11 @@ def summarise(scores: Scores, settings: Aggregate) -> dict[str, dict[str, Any]]:
         normalised = key in settings.normalised_rows
         variants = {}
         for variant, games in scores.values.get(key, {}).items():
-            per_game = {g: game_summary(objs, row, settings) for g, objs in sorted(games.items())}
+            bases = scores.baselines.get(key, {}).get(variant, {})
+            per_game = {
+                g: game_summary(objs, row, settings, bases.get(g))
+                for g, objs in sorted(games.items())
+            }
             pooled = pooled_summary(games, row, settings, normalised) if len(games) > 1 else None
             variants[variant] = {"games": per_game, "pooled": pooled}
         out[key] = {

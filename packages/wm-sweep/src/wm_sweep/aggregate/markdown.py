@@ -89,6 +89,32 @@ def _table(rows: dict[str, Any], variant: str, game: str | None, label: str) -> 
     return lines
 
 
+def _baselines(rows: dict[str, Any], variant: str, game: str) -> list[str]:
+    """Each objective beside its strongest trivial baseline in the same space."""
+    lines = [
+        "Against the strongest trivial baseline in the same space (wm-eval's choice per seed): "
+        "the baseline's mean over seeds, the mean paired difference run − baseline, and the "
+        "seeds whose own test-episode interval of that difference excluded 0 in the good "
+        "direction ('beats').",
+        "",
+        "| metric | run | baseline | baseline mean | run − baseline | beats in |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    found = False
+    for row in rows.values():
+        summary = row["variants"].get(variant, {}).get("games", {}).get(game)
+        for o, est in ((summary or {}).get("objectives") or {}).items():
+            base = (est or {}).get("baseline")
+            if not base:
+                continue
+            found = True
+            lines.append(
+                f"| {row['metric']} | {o} | {base['name']} | {cell(base['value'])} | "
+                f"{cell(base['difference'])} | {base['beats']} of {base['seeds']} seeds |"
+            )
+    return lines if found else []
+
+
 def _per_seed(rows: dict[str, Any], variant: str, seeds: list[int]) -> list[str]:
     a, b = OBJECTIVES
     lines = [
@@ -128,6 +154,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         for game in sweep["games"]:
             n = _seed_count(rows, variant, game)
             lines += [f"### {game} ({n} seeds)", "", *_table(rows, variant, game, ""), ""]
+            base = _baselines(rows, variant, game)
+            lines += [*base, ""] if base else []
         lines += [*_per_seed(rows, variant, sweep["seeds"]), ""]
         for caption, path in result["plots"].get(variant, []):
             lines += [f"**{caption}**", "", f"![{caption}]({path})", ""]

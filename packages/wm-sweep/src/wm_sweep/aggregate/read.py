@@ -3,8 +3,9 @@
 A headline row (``report.json["headline"]["rows"][key]``) gives, per run label, the figure's
 ``value`` and a ``flag`` when the number must not be read (a degenerate ratio); the row's
 ``space`` and ``run_vs_run`` say whether two runs' figures may be compared (``run_vs_run`` is
-null for figures in separate latent spaces). A flagged or missing figure leaves that seed out
-of that row, and the aggregate says so.
+null for figures in separate latent spaces), and each run's ``baseline`` / ``difference`` /
+``verdict`` its strongest trivial baseline in the same space and how it fared against it. A
+flagged or missing figure leaves that seed out of that row, and the aggregate says so.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from wm_sweep.plan import SWEEP_FILE
 from wm_sweep.spec import OBJECTIVES
 
-__all__ = ["Evaluation", "RowInfo", "Scores", "find_evaluations", "read_scores"]
+__all__ = ["BaselineScore", "Evaluation", "RowInfo", "Scores", "find_evaluations", "read_scores"]
 
 _SEED = re.compile(r"^seed(\d+)$")
 
@@ -44,18 +45,35 @@ class RowInfo:
     comparable: bool = False
 
 
+@dataclass(frozen=True)
+class BaselineScore:
+    """One seed's strongest trivial baseline for a run's figure, as wm-eval judged it: its
+    name and value, the paired difference run − baseline on the test windows, the verdict."""
+
+    name: str
+    value: float
+    difference: float | None
+    verdict: str
+
+
 @dataclass
 class Scores:
-    """``values[row][variant][game][objective][seed]`` and what could not be read."""
+    """``values[row][variant][game][objective][seed]``, the same for each figure's strongest
+    trivial baseline (``baselines``, a ``BaselineScore``), and what could not be read."""
 
     rows: dict[str, RowInfo] = field(default_factory=dict)
     values: dict[str, dict] = field(default_factory=dict)
+    baselines: dict[str, dict] = field(default_factory=dict)
     flagged: list[dict[str, Any]] = field(default_factory=list)
     missing: list[dict[str, Any]] = field(default_factory=list)
 
     def put(self, key: str, ev: Evaluation, objective: str, value: float) -> None:
         games = self.values.setdefault(key, {}).setdefault(ev.variant, {})
         games.setdefault(ev.game, {}).setdefault(objective, {})[ev.seed] = value
+
+    def put_baseline(self, key: str, ev: Evaluation, objective: str, base: BaselineScore) -> None:
+        games = self.baselines.setdefault(key, {}).setdefault(ev.variant, {})
+        games.setdefault(ev.game, {}).setdefault(objective, {})[ev.seed] = base
 
 
 def find_evaluations(sweep_dir: Path) -> list[Evaluation]:
@@ -114,4 +132,22 @@ def read_scores(evaluations: list[Evaluation], objectives: tuple[str, ...] = OBJ
                     scores.flagged.append({**where, "row": key, "run": objective, "flag": flag})
                 elif isinstance(value, (int, float)) and value == value:  # NaN is missing
                     scores.put(key, ev, objective, float(value))
+                    base = _baseline(cell)
+                    if base is not None:
+                        scores.put_baseline(key, ev, objective, base)
     return scores
+
+
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    return float(value) if ok else None
+
+
+def _baseline(cell: dict[str, Any]) -> BaselineScore | None:
+    """The cell's baseline, where wm-eval named one with a usable value."""
+    base = cell.get("baseline") or {}
+    value = _number(base.get("value"))
+    if not base.get("name") or value is None or base.get("flag"):
+        return None
+    difference = _number((cell.get("difference") or {}).get("value"))
+    return BaselineScore(str(base["name"]), value, difference, str(cell.get("verdict") or ""))
