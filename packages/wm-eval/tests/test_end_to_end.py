@@ -183,7 +183,13 @@ def test_rollout_has_latent_and_pixel_baselines(report):
     assert list(t.rows) == ["k=1", "k=2", "k=3"]
     for run in ("jepa", "encoder_decoder"):
         assert t.value("k=1", run) is not None
-        for suffix in ("copy-latent", "mean-latent", "linear dynamics", "shuffled actions"):
+        for suffix in (
+            "copy-latent",
+            "mean-latent",
+            "linear dynamics",
+            "shuffled actions",
+            "linear dynamics, shuffled actions",
+        ):
             assert t.value("k=1", f"{run} · {suffix}") > 0
     px = _table(rep, "rollout_pixels")
     for name in ("copy-last-frame", "mean frame (train)", "median frame (train)"):

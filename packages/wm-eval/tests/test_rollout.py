@@ -211,6 +211,7 @@ def test_latent_table_rows_columns_and_baselines(tables):
             C.mean_latent(run),
             C.linear_dynamics(run),
             C.shuffled_actions(run),
+            C.linear_shuffled(run),
         ]
         assert set(names) <= set(latent.baselines) and run not in latent.baselines
         for k in latent.rows:
@@ -265,3 +266,18 @@ def test_shuffled_actions_equal_the_model_for_an_action_blind_predictor(runs, tm
     latent, _ = rollout.run(session)
     for k in latent.rows:
         assert latent.value(k, C.shuffled_actions("jepa")) == latent.value(k, "jepa")
+
+
+def test_linear_dynamics_fed_shuffled_actions_is_the_linear_fit_on_other_actions(tables):
+    """The yardstick column: the same ridge rolled out with the shuffled action sequences."""
+    (latent, _), session = tables
+    src, cfg, g = session.sources["jepa"], session.config, session.groups[0]
+    target = g.world.get("target_encoder")
+    actions = src.batch(cfg.split, 3, cfg.max_samples, cfg.seed)["actions"]
+    linear, _ = rollout._linear(session, target, src)
+    z0 = session.latents(target, src, cfg.split, 3, cfg.max_samples, 0)
+    z1 = session.latents(target, src, cfg.split, 3, cfg.max_samples, 1)
+    pred = open_loop(linear, z0, shuffled_actions(actions, cfg.seed).numpy())[0]
+    assert latent.value("k=1", C.linear_shuffled("jepa")) == pytest.approx(
+        normalised_latent_error(pred, z1)
+    )

@@ -16,6 +16,7 @@ BLUR_FRAME = "blur σ=1 of last frame"
 MEAN_LATENT_SUFFIX = " · mean-latent"
 LINEAR_SUFFIX = " · linear dynamics"
 SHUFFLED_SUFFIX = " · shuffled actions"
+LINEAR_SHUFFLED_SUFFIX = " · linear dynamics, shuffled actions"
 RANDOM_INIT = "random-init"
 CONSTANT_REWARD = "constant (train mean)"
 CONSTANT_STATE = "constant (train mean / majority)"
@@ -52,6 +53,12 @@ def shuffled_actions(run: str) -> str:
     return f"{run}{SHUFFLED_SUFFIX}"
 
 
+def linear_shuffled(run: str) -> str:
+    """Linear dynamics fed the shuffled actions: how much the action tells a linear model in
+    the run's latent, the yardstick for how much the run's own predictor takes from it."""
+    return f"{run}{LINEAR_SHUFFLED_SUFFIX}"
+
+
 def random_init(name: str) -> str:
     """The random-init baseline column of an encoder architecture (its registry name)."""
     return f"{RANDOM_INIT} {name}"
@@ -80,7 +87,13 @@ def behaviour_agent(policy: str, epsilon: float) -> str:
 
 def owner(column: str, runs: Sequence[str]) -> str | None:
     """The run a column belongs to: its own label, ``run/derived...`` or ``run · copy-latent``."""
-    suffixes = (copy_latent(""), mean_latent(""), linear_dynamics(""), shuffled_actions(""))
+    suffixes = (
+        copy_latent(""),
+        mean_latent(""),
+        linear_dynamics(""),
+        shuffled_actions(""),
+        linear_shuffled(""),
+    )
     hits = [
         r
         for r in runs

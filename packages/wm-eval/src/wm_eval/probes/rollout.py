@@ -47,7 +47,10 @@ def _table(split: str, horizon: int) -> Table:
         "copy-current-latent (ẑ_k = z₀), the training-split mean latent, linear dynamics "
         "(ridge z' = W[z, onehot(a)] + b fit on training-split transitions, rolled out open "
         "loop from z₀) and shuffled actions (the run's own predictor fed the action sequence "
-        "of another window: if it scores like the run, the action is not used). For an "
+        "of another window: if it scores like the run, the action is not used), beside the "
+        "same linear dynamics fed those shuffled actions: the gap between the two linear "
+        "columns is what the action is worth to a linear model of this latent, the yardstick "
+        "for the gap between the run and its shuffled-actions column. For an "
         "encoder-decoder the latent is only trained through the decoder: see also the "
         "decoded rollout table. [95% episode-bootstrap interval]",
         better="lower",
@@ -87,19 +90,19 @@ def _predictions(
     z0 = session.latents(target, src, cfg.split, horizon, cfg.max_samples, 0)
     with session.timed("linear dynamics fit"):
         linear, mean = _linear(session, target, src)
+    shuffled = shuffled_actions(actions, cfg.seed)
     return {
         g.label: latent_rollout(session, g.predictor, z_start, actions),
         C.copy_latent(g.label): [z0] * horizon,
         C.mean_latent(g.label): [np.broadcast_to(mean, z0.shape)] * horizon,
         C.linear_dynamics(g.label): open_loop(linear, z0, actions.numpy()),
-        C.shuffled_actions(g.label): latent_rollout(
-            session, g.predictor, z_start, shuffled_actions(actions, cfg.seed)
-        ),
+        C.shuffled_actions(g.label): latent_rollout(session, g.predictor, z_start, shuffled),
+        C.linear_shuffled(g.label): open_loop(linear, z0, shuffled.numpy()),
     }
 
 
 def latent_table(session: EvalSession, horizon: int) -> tuple[Table, dict]:
-    """The latent rollout table: each run beside its four latent baselines."""
+    """The latent rollout table: each run beside its five latent baselines."""
     cfg = session.config
     table = _table(cfg.split, horizon)
     plot: dict = {"curves": {}, "dashed": set()}
@@ -111,6 +114,7 @@ def latent_table(session: EvalSession, horizon: int) -> tuple[Table, dict]:
             C.mean_latent(g.label),
             C.linear_dynamics(g.label),
             C.shuffled_actions(g.label),
+            C.linear_shuffled(g.label),
         ]
         for i, name in enumerate(names):
             table.add_column(name, baseline=i > 0)
