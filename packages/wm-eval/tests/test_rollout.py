@@ -1,5 +1,5 @@
-"""Rollout baselines: linear dynamics, mean latent, shuffled actions, and the two decoded
-rollout protocols, with known answers."""
+"""Rollout baselines: linear dynamics, mean latent, shuffled actions, the two decoded rollout
+protocols and the action probe, with known answers."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from wm_eval.data import per_episode
 from wm_eval.evaluation import load_runs
 from wm_eval.metrics import normalised_latent_error
 from wm_eval.metrics.rollout import error_over_variance, squared_errors
-from wm_eval.probes import rollout
+from wm_eval.probes import action, rollout
 from wm_eval.probes.rollout_pixels import (
     LATENT_LOOP,
     PIXEL_LOOP,
@@ -274,10 +274,65 @@ def test_linear_dynamics_fed_shuffled_actions_is_the_linear_fit_on_other_actions
     src, cfg, g = session.sources["jepa"], session.config, session.groups[0]
     target = g.world.get("target_encoder")
     actions = src.batch(cfg.split, 3, cfg.max_samples, cfg.seed)["actions"]
-    linear, _ = rollout._linear(session, target, src)
+    linear, _ = rollout.fit_linear_dynamics(session, target, src)
     z0 = session.latents(target, src, cfg.split, 3, cfg.max_samples, 0)
     z1 = session.latents(target, src, cfg.split, 3, cfg.max_samples, 1)
     pred = open_loop(linear, z0, shuffled_actions(actions, cfg.seed).numpy())[0]
     assert latent.value("k=1", C.linear_shuffled("jepa")) == pytest.approx(
         normalised_latent_error(pred, z1)
     )
+
+
+# -- the action probe: the agent's displacement read from predicted latents -------------------
+
+
+class AsModule(nn.Module):
+    """A numpy ``step(z, a)`` (the linear dynamics baseline) as a predictor module."""
+
+    def __init__(self, step) -> None:
+        super().__init__()
+        self.step = step
+
+    def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.step(z.double().numpy(), a.numpy())).float()
+
+
+def _session(runs, tmp_path):
+    return make_session(runs, ["jepa", "encoder_decoder"], tmp_path, probes=("action",))
+
+
+def test_table_holds_every_run_step_and_baseline(runs, tmp_path):
+    (table,) = action.run(_session(runs, tmp_path))
+    assert list(table.rows) == [f"player_x/k={k}" for k in (1, 2, 3)]
+    for run in ("jepa", "encoder_decoder"):
+        names = [C.shuffled_actions(run), C.linear_dynamics(run), run + action.TRUE_NEXT]
+        assert set(names) <= set(table.baselines) and run in table.columns
+        for k in table.rows:
+            for col in (run, *names):
+                m = table.measurement(k, col)
+                assert m is not None and np.isfinite(table.value(k, col))
+    assert action.agent_variables("ALE/Assault-v5")[0].name == "player_x"
+    assert action.agent_variables("ALE/Pong-v5") == []  # no RAM map: no table
+
+
+def test_an_action_blind_predictor_scores_like_its_shuffled_actions(runs, tmp_path):
+    session = _session(runs, tmp_path)
+    g = session.groups[0]
+    g.world.modules["predictor"] = ActionBlind(g.predictor)
+    (table,) = action.run(session)
+    for k in table.rows:
+        assert table.value(k, "jepa") == table.value(k, C.shuffled_actions("jepa"))
+
+
+def test_a_predictor_that_is_the_linear_baseline_scores_like_it(runs, tmp_path):
+    session = _session(runs, tmp_path)
+    g = session.groups[0]
+    target = rollout.latent_target(g)
+    linear, _ = rollout.fit_linear_dynamics(session, target, session.source(g))
+    g.world.modules["encoder"] = target  # the rollout then starts from z₀ as the baseline does
+    g.world.modules["predictor"] = AsModule(linear)
+    (table,) = action.run(session)
+    for k in table.rows:
+        assert table.value(k, "jepa") == pytest.approx(
+            table.value(k, C.linear_dynamics("jepa")), rel=1e-4, abs=1e-4
+        )

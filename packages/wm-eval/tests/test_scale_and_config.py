@@ -83,8 +83,8 @@ def test_default_probes_come_from_the_registry_in_report_order():
     from wm_eval.probes import PROBES, default_probes
 
     assert EvalConfig().probes == default_probes()
-    builtin = ("representation", "state", "rollout", "reconstruction", "reward")
-    assert default_probes()[:5] == builtin
+    builtin = ("representation", "state", "rollout", "action", "reconstruction", "reward")
+    assert default_probes()[:6] == builtin
     assert set(default_probes()) == set(PROBES.names()) - {"control"}  # opt-in: plays games
 
 

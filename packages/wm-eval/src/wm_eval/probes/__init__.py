@@ -4,7 +4,15 @@ The built-in probes register themselves in ``PROBES`` when imported here; plugin
 through the ``wm_eval.plugins`` entry-point group.
 """
 
-from wm_eval.probes import control, reconstruction, representation, reward, rollout, state  # noqa: F401  (registers)
+from wm_eval.probes import (  # noqa: F401  (registers)
+    action,
+    control,
+    reconstruction,
+    representation,
+    reward,
+    rollout,
+    state,
+)
 from wm_eval.probes.registry import PROBES, check_probes, default_probes, probe
 
 __all__ = ["PROBES", "check_probes", "default_probes", "probe"]

@@ -17,7 +17,14 @@ from wm_eval.report import Table
 from wm_eval.scoring import latent_error, window_episodes
 from wm_eval.session import EvalSession
 
-__all__ = ["LATENT_TABLE", "latent_rollout", "row_key", "run"]
+__all__ = [
+    "LATENT_TABLE",
+    "fit_linear_dynamics",
+    "latent_rollout",
+    "latent_target",
+    "row_key",
+    "run",
+]
 
 LATENT_TABLE = "rollout_latent"
 
@@ -61,12 +68,12 @@ def _table(split: str, horizon: int) -> Table:
     return table
 
 
-def _target(g: ModelGroup) -> torch.nn.Module | None:
+def latent_target(g: ModelGroup) -> torch.nn.Module | None:
     """The encoder that defines the run's latent space: its EMA target, else its encoder."""
     return (g.world.get("target_encoder") if g.world else None) or g.encoder
 
 
-def _linear(
+def fit_linear_dynamics(
     session: EvalSession, target: torch.nn.Module, src: DataSource
 ) -> tuple[LinearDynamics, np.ndarray]:
     """Linear dynamics and the mean latent, both fit on training-split transitions."""
@@ -83,13 +90,13 @@ def _predictions(
 ) -> dict[str, list[np.ndarray]]:
     """Every column's ``[ẑ_1, ..., ẑ_K]`` for the run ``g`` on the scored windows."""
     cfg = session.config
-    target = _target(g)
+    target = latent_target(g)
     batch = src.batch(cfg.split, horizon, cfg.max_samples, cfg.seed)
     actions = batch["actions"]
     z_start = session.latents(g.encoder, src, cfg.split, horizon, cfg.max_samples, 0)
     z0 = session.latents(target, src, cfg.split, horizon, cfg.max_samples, 0)
     with session.timed("linear dynamics fit"):
-        linear, mean = _linear(session, target, src)
+        linear, mean = fit_linear_dynamics(session, target, src)
     shuffled = shuffled_actions(actions, cfg.seed)
     return {
         g.label: latent_rollout(session, g.predictor, z_start, actions),
@@ -123,7 +130,7 @@ def latent_table(session: EvalSession, horizon: int) -> tuple[Table, dict]:
             continue
         batch = src.batch(cfg.split, horizon, cfg.max_samples, cfg.seed)
         eps = window_episodes(src, cfg.split, horizon, batch)
-        target = _target(g)
+        target = latent_target(g)
         targets = [session.latents(target, src, cfg.split, horizon, cfg.max_samples, k) for k in ks]
         for name, preds in _predictions(session, g, src, horizon).items():
             values = []
