@@ -266,3 +266,21 @@ def test_conv_group_norm_keeps_sparse_states_apart_at_init() -> None:
         spreads[norm] = relative_spread(encoder, frames)
     assert spreads["group"] > 0.2, spreads
     assert spreads["group"] > 5 * spreads["none"], spreads
+
+
+def test_film_predictor_starts_as_the_concat_one_and_lets_the_action_modulate() -> None:
+    torch.manual_seed(0)
+    sizes = {"latent_dim": 8, "num_actions": 3, "hidden_dim": 16}
+    film = build("predictor", "mlp", **sizes, conditioning="film")
+    concat = build("predictor", "mlp", **sizes)
+    concat.load_state_dict({k: v for k, v in film.state_dict().items() if not k.startswith("film")})
+    z, a = torch.randn(5, 8), torch.tensor([0, 1, 2, 0, 1])
+    torch.testing.assert_close(film(z, a), concat(z, a))  # the modulation starts as identity
+    (film(z, a) * torch.randn(5, 8)).sum().backward()
+    assert film.film.weight.grad.abs().sum() > 0  # and learns from the first step
+    with torch.no_grad():
+        film.film.weight.normal_()
+    assert not torch.allclose(film(z, a), concat(z, a))
+    assert module_spec(film)["kwargs"]["conditioning"] == "film"
+    with pytest.raises(ValueError, match="conditioning 'gate' is unknown"):
+        build("predictor", "mlp", latent_dim=8, num_actions=3, conditioning="gate")

@@ -79,7 +79,7 @@ def test_head_is_not_built_where_the_encoder_is_loaded(
         modules={"decoder": "conv"},
         init_from=str(jepa_run),
         load=("encoder", "predictor"),
-        freeze="loaded",
+        freeze="none",  # the role set alone decides: nothing here builds an encoder
         loss=ReconstructionLoss(inverse_weight=1.0),
         run_dir=str(tmp_path / "jd"),
     )

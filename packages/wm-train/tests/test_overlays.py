@@ -45,6 +45,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     },
     "ablations/ema_ramp.gin": {ED: set(), JEPA: {"ema_decay"}, JD: set()},
     "ablations/wide_decoder.gin": {ED: {"decoder_channels"}, JEPA: set(), JD: {"decoder_channels"}},
+    "ablations/film_predictor.gin": {ED: {"conditioning"}, JEPA: {"conditioning"}, JD: set()},
     "ablations/updates_x4.gin": {w: {"updates_per_batch"} for w in WORKFLOWS},
     "ablations/batch64.gin": {w: {"batch_size"} for w in WORKFLOWS},
     "scale/seed.gin": {w: {"epochs"} for w in WORKFLOWS},  # today's defaults but 20 epochs
@@ -76,6 +77,7 @@ def settings(trainer: Trainer) -> dict[str, Any]:
         "updates_per_batch": trainer.updates_per_batch,
         "horizon": loss.horizon,
         "decoder_channels": None,
+        "conditioning": None,
         "roles": tuple(sorted(trainer.roles())),
         "inverse_weight": getattr(getattr(loss, "inverse", None), "weight", None),
     }
@@ -83,6 +85,11 @@ def settings(trainer: Trainer) -> dict[str, Any]:
         out[name] = getattr(loss, name, None)
     for name in ("var_weight", "cov_weight", "sigreg_weight", "sigreg_directions"):
         out[name] = getattr(reg, name, None)
+    if "predictor" in trainer.modules:  # built here, not loaded
+        try:
+            out["conditioning"] = gin.query_parameter("predictors.mlp.conditioning")
+        except ValueError:  # not bound: the predictor's default
+            out["conditioning"] = "concat"
     if "decoder" in trainer.modules:
         try:
             out["decoder_channels"] = tuple(gin.query_parameter("decoders.conv.channels"))
