@@ -108,11 +108,9 @@ def make_runs(store: Path, root: Path, epochs: int) -> list[Path]:
 def time_eval(runs: list[Path], out: Path) -> tuple[float, dict]:
     """Wall time of one evaluation, and its ``report.json`` (timings, tables' sample sizes)."""
     from wm_eval import EvalConfig, evaluate
+    from wm_eval.probes import default_probes
 
-    config = EvalConfig(
-        probes=("representation", "state", "rollout", "reconstruction", "reward"),
-        device="cpu",
-    )
+    config = EvalConfig(probes=default_probes(), device="cpu")  # every default probe
     t0 = time.perf_counter()
     evaluate([str(r) for r in runs], out, config)
     seconds = time.perf_counter() - t0
