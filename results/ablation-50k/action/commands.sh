@@ -21,3 +21,12 @@ wm-eval "${ev[@]}" --run runs/screen2/jepa_B --run runs/screen2/jepa_D --run run
 wm-eval "${ev[@]}" --run runs/screen2/jepa_B --run runs/screen2/jepa_D \
   --run results/cpu-50k-recipe/runs/jepa --run results/cpu-50k-recipe/runs/encoder_decoder \
   --probe action --out runs/screen2/eval_action_probe
+# FiLM action conditioning of the predictor (jepa_F), and FiLM + inverse dynamics 0.1 (jepa_G)
+film=(--gin configs/ablations/film_predictor.gin)
+wm-train --gin configs/jepa.gin "${recipe[@]}" "${film[@]}" --bind "RUN_DIR = 'runs/screen2/jepa_F'"
+wm-train --gin configs/jepa.gin "${recipe[@]}" "${inverse[@]}" "${film[@]}" \
+  --bind "losses.jepa.inverse_weight = 0.1" --bind "RUN_DIR = 'runs/screen2/jepa_G'"
+wm-eval "${ev[@]}" --run runs/screen2/jepa_B --run runs/screen2/jepa_F \
+  --probe action --probe rollout --probe state --out runs/screen2/eval_film
+wm-eval "${ev[@]}" --run runs/screen2/jepa_E --run runs/screen2/jepa_G \
+  --probe action --probe rollout --probe state --out runs/screen2/eval_film_inverse
