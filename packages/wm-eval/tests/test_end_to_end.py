@@ -120,6 +120,11 @@ def test_headline_judges_every_run_against_a_baseline_of_its_space(report):
     for run, cell in lat["runs"].items():
         assert cell["baseline"]["name"].startswith(f"{run} · ")
     assert rows["next_frame_l1"]["run_vs_run"][0]["a"] == "jepa"
+    act = rows["action_displacement"]  # against the run's action-blind and linear columns only
+    assert act["source"]["row"] == "player_x/k=1" and act["run_vs_run"] is not None
+    for run, cell in act["runs"].items():
+        assert cell["value"] == _table(rep, "action").value("player_x/k=1", run)
+        assert cell["baseline"]["name"] in (f"{run} · shuffled actions", f"{run} · linear dynamics")
     md = rep.headline.to_markdown()
     assert "**" not in md.split("| metric |", 1)[1]
 

@@ -149,6 +149,11 @@ def own_latent(column: str, run: str, runs: Sequence[str]) -> bool:
     return column != run and C.owner(column, runs) == run
 
 
+def action_blind(column: str, run: str, _runs: Sequence[str]) -> bool:
+    """The run's own predictor fed shuffled actions, and linear dynamics of its latent."""
+    return column in (C.shuffled_actions(run), C.linear_dynamics(run))
+
+
 PIXEL = prefixes(*PIXEL_BASELINES)
 PROBE_BASELINES = prefixes(C.RANDOM_INIT, f"pixels, {C.POOLED}×{C.POOLED} pooled", "constant")
 
@@ -359,6 +364,18 @@ HEADLINE_SPECS: tuple[RowSpec | RewardSpec, ...] = (
         own_latent,
         reduce="last",
         metric_na="open-loop latent error / latent variance at the largest k",
+    ),
+    RowSpec(
+        "action_displacement",
+        "{label}, read from the predicted latent (action probe)",
+        HIGHER,
+        "action",
+        "action",
+        "*/k=1",
+        PROBE,
+        action_blind,
+        reduce="last",
+        metric_na="agent displacement after 1 action (R²), read from the predicted latent",
     ),
     RowSpec(
         "decoded_rollout_error",

@@ -310,6 +310,7 @@ NORMALISED_ROWS = (
     "latent_rollout_error",
     "reward_information_auroc",
     "state_probe_mean",
+    "action_displacement",
     "effective_rank_frac",
     "trustworthiness_ram",
 )
