@@ -337,6 +337,33 @@ def test_reader_beside_a_running_collector_sees_only_complete_episodes(tmp_path:
     assert len(reads) == 15 and reads[-1] > reads[0]  # it read while episodes were added
 
 
+def test_layout_read_beside_a_live_writer_is_retried_and_otherwise_reported_at_once(
+    tiny_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read that lands on a chunk a live writer is rewriting is tried again; without a live
+    writer the first failure is the answer (a corrupt store is not retried)."""
+    from wm_data.store import reader as reader_module
+
+    real, calls = reader_module.validate_layout, []
+
+    def flaky(path, f):
+        calls.append(path)
+        if len(calls) < 3:
+            raise StoreError(f"{path}: replay store is truncated or corrupt (filter failure)")
+        return real(path, f)
+
+    monkeypatch.setattr(reader_module, "validate_layout", flaky)
+    monkeypatch.setattr(reader_module, "LIVE_PAUSE_S", 0.0)
+    monkeypatch.setattr(reader_module, "writer_alive", lambda path: True)
+    meta, episodes = reader_module.read_layout(tiny_store)
+    assert len(calls) == 3 and len(episodes) > 0 and meta["format"] == "wm-replay"
+    calls.clear()
+    monkeypatch.setattr(reader_module, "writer_alive", lambda path: False)
+    with pytest.raises(StoreError, match="filter failure"):
+        reader_module.read_layout(tiny_store)
+    assert len(calls) == 1
+
+
 # ---------------------------------------------------------------- bad configuration
 
 

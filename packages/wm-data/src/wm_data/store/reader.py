@@ -4,6 +4,7 @@ reader can be handed to DataLoader workers, and readable while a collector still
 from __future__ import annotations
 
 import glob as globmod
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from wm_data.store.h5file import open_h5
+from wm_data.store.h5file import open_h5, writer_alive
 from wm_data.store.schema import (
     EPISODE_DTYPE,
     IDENTITY_FIELDS,
@@ -22,6 +23,28 @@ from wm_data.store.schema import (
     check_metadata,
     validate_layout,
 )
+
+#: How often, and how far apart, a layout read beside a live writer is tried again.
+LIVE_RETRIES, LIVE_PAUSE_S = 40, 0.05
+
+
+def read_layout(path: Path) -> tuple[dict[str, Any], np.ndarray]:
+    """Metadata and episode table of one store file, validated.
+
+    Beside a live SWMR writer a read can land on a chunk the writer is rewriting (h5py:
+    "filter returned failure during read"); the writer's next flush makes the file whole, so
+    while the writer lock is held such a read is tried again for up to ~2 s before it is
+    reported as a corrupt store. Without a live writer the first failure is the answer.
+    """
+    for attempt in range(LIVE_RETRIES):
+        try:
+            with open_h5(path, "r") as f:
+                return validate_layout(path, f)
+        except StoreError:
+            if attempt == LIVE_RETRIES - 1 or not writer_alive(path):
+                raise
+            time.sleep(LIVE_PAUSE_S)
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -91,8 +114,7 @@ class ReplayReader:
         tables = []
         self.shard_metadata: list[dict[str, Any]] = []
         for i, path in enumerate(self.paths):
-            with open_h5(path, "r") as f:
-                meta, episodes = validate_layout(path, f)
+            meta, episodes = read_layout(path)
             if expect:
                 check_metadata(path, meta, expect)
             if self.shard_metadata:
