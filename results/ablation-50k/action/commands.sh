@@ -30,3 +30,9 @@ wm-eval "${ev[@]}" --run runs/screen2/jepa_B --run runs/screen2/jepa_F \
   --probe action --probe rollout --probe state --out runs/screen2/eval_film
 wm-eval "${ev[@]}" --run runs/screen2/jepa_E --run runs/screen2/jepa_G \
   --probe action --probe rollout --probe state --out runs/screen2/eval_film_inverse
+# inverse dynamics 0.1 at the recipe's 8 epochs (jepa_E8) beside the committed 8-epoch recipe JEPA
+wm-train --gin configs/jepa.gin --gin configs/scale/cpu.gin --gin configs/recipes/recommended.gin \
+  "${inverse[@]}" --bind "EPOCHS = 8" --bind "losses.jepa.inverse_weight = 0.1" \
+  --bind "RUN_DIR = 'runs/screen2/jepa_E8'"
+wm-eval "${ev[@]}" --run results/cpu-50k-recipe/runs/jepa --run runs/screen2/jepa_E8 \
+  --probe action --probe rollout --probe state --out runs/screen2/eval_E8
