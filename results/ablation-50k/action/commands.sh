@@ -36,3 +36,8 @@ wm-train --gin configs/jepa.gin --gin configs/scale/cpu.gin --gin configs/recipe
   --bind "RUN_DIR = 'runs/screen2/jepa_E8'"
 wm-eval "${ev[@]}" --run results/cpu-50k-recipe/runs/jepa --run runs/screen2/jepa_E8 \
   --probe action --probe rollout --probe state --out runs/screen2/eval_E8
+# its dynamics reward head (on cached latents, seconds) and the control probe (latent MPC, 10 games)
+wm-train --gin configs/dynamics_reward_predictor.gin --gin configs/scale/cpu.gin \
+  --gin configs/recipes/recommended.gin --bind "EPOCHS = 8" --bind "INIT_FROM = 'runs/screen2/jepa_E8'"
+wm-eval --gin configs/eval.gin --run runs/screen2/jepa_E8 --probe control --probe reward \
+  --out runs/screen2/eval_E8_control
