@@ -4,10 +4,11 @@ and baseline encoders, the report being filled and where its figures go."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -21,6 +22,8 @@ from wm_eval.latent_cache import StateLatents, state_ids, weights_digest
 from wm_eval.loading import ModelGroup, encode, for_inference
 from wm_eval.report import Report
 from wm_models import module_spec
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -48,6 +51,7 @@ class EvalSession:
     _random: list[EncoderColumn] | None = field(default=None, repr=False)
     _states: dict[tuple, StateLatents] = field(default_factory=dict, repr=False)
     _digests: dict[int, str] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
     timings: dict[str, float] = field(default_factory=dict, repr=False)
     _inner: list[float] = field(default_factory=list, repr=False)
 
@@ -117,6 +121,13 @@ class EvalSession:
     ) -> np.ndarray:
         """Store episode id of each window of a cached subsample (what intervals resample)."""
         return source.batch(split, horizon, max_samples, self.config.seed)["episode"].numpy()
+
+    def memo(self, key: tuple, compute: Callable[[], T]) -> T:
+        """``compute()`` once per evaluation for ``key``: work several probes share (a baseline
+        fit on the training split, say)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def train_scale(self, encoder: nn.Module, source: DataSource) -> tuple[np.ndarray, np.ndarray]:
         """Per-dimension mean and std of the encoder's latents on training-split windows.

@@ -76,13 +76,18 @@ def latent_target(g: ModelGroup) -> torch.nn.Module | None:
 def fit_linear_dynamics(
     session: EvalSession, target: torch.nn.Module, src: DataSource
 ) -> tuple[LinearDynamics, np.ndarray]:
-    """Linear dynamics and the mean latent, both fit on training-split transitions."""
-    n, cfg = session.config.probe_train_samples, session.config
-    z = session.latents(target, src, "train", 1, n, 0)
-    z_next = session.latents(target, src, "train", 1, n, 1)
-    actions = src.batch("train", 1, n, cfg.seed)["actions"][:, 0].numpy()
-    num_actions = src.dataset("train", 1).num_actions
-    return LinearDynamics.fit(z, actions, z_next, num_actions), z.mean(axis=0)
+    """Linear dynamics and the mean latent, both fit on training-split transitions (once per
+    evaluation: the rollout and action probes share them)."""
+
+    def fit() -> tuple[LinearDynamics, np.ndarray]:
+        n, cfg = session.config.probe_train_samples, session.config
+        z = session.latents(target, src, "train", 1, n, 0)
+        z_next = session.latents(target, src, "train", 1, n, 1)
+        actions = src.batch("train", 1, n, cfg.seed)["actions"][:, 0].numpy()
+        num_actions = src.dataset("train", 1).num_actions
+        return LinearDynamics.fit(z, actions, z_next, num_actions), z.mean(axis=0)
+
+    return session.memo(("linear dynamics", id(target), src.key), fit)
 
 
 def _predictions(
