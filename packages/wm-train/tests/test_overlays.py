@@ -47,6 +47,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "ablations/wide_decoder.gin": {ED: {"decoder_channels"}, JEPA: set(), JD: {"decoder_channels"}},
     "ablations/film_predictor.gin": {ED: {"conditioning"}, JEPA: {"conditioning"}, JD: set()},
     "ablations/updates_x4.gin": {w: {"updates_per_batch"} for w in WORKFLOWS},
+    # acts on the reward heads only (test_reward_events_overlay_weighs_the_reward_heads)
+    "ablations/reward_events.gin": {w: set() for w in WORKFLOWS},
     "ablations/batch64.gin": {w: {"batch_size"} for w in WORKFLOWS},
     "scale/seed.gin": {w: {"epochs"} for w in WORKFLOWS},  # today's defaults but 20 epochs
     "recipes/recommended.gin": {
@@ -141,6 +143,17 @@ def test_seed_overlay_pins_the_committed_comparison(jepa_run: Path) -> None:
     assert (jepa["ema_decay"], jepa["rollout_steps"], jepa["sigreg_weight"]) == (0.999, 1, 0.0)
     # later overlays still win over seed.gin's pinned values when stacked after it
     assert configured(ED, jepa_run, "scale/seed.gin", "ablations/mse.gin")["pixel_loss"] == "mse"
+
+
+@pytest.mark.parametrize("workflow", ["reward_predictor", "dynamics_reward_predictor"])
+def test_reward_events_overlay_weighs_the_reward_heads(workflow: str, jepa_run: Path) -> None:
+    for extra, weight in (((), 1.0), (("ablations/reward_events.gin",), 40.0)):
+        files = [CONFIGS / f"{workflow}.gin", CONFIGS / "scale" / "cpu.gin"]
+        parse_config([*files, *(CONFIGS / e for e in extra)], [f"INIT_FROM = {str(jepa_run)!r}"])
+        try:
+            assert Trainer().loss.event_weight == weight
+        finally:
+            gin.clear_config()
 
 
 def test_check_configs_parses_every_overlay_on_every_workflow(tmp_path: Path) -> None:

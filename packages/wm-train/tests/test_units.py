@@ -102,6 +102,38 @@ def test_reward_loss_next_latent_sources_and_mean_baseline() -> None:
     assert float(loss.baseline(world, data)) == pytest.approx(float(expected), rel=1e-5)
 
 
+class ConstantHead(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.value = nn.Parameter(torch.zeros(()))
+
+    def forward(self, z: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
+        return self.value.expand(len(z))
+
+
+def test_event_weighted_reward_loss_and_its_constant_baseline() -> None:
+    """Rare rewards weighed up: the loss is the weighted mean of squared errors, and the
+    baseline is the best constant under that weighting (it survives a checkpoint)."""
+    with pytest.raises(ValueError, match=r"losses\.reward\.event_weight"):
+        RewardLoss(event_weight=0.0)
+    data = batch(b=40)
+    rewards = torch.zeros(40, 1)
+    rewards[:2] = 21.0  # 2 events in 40 steps
+    data["rewards"] = rewards
+    loss = RewardLoss(event_weight=19.0)
+    world = World({"encoder": FlatEncoder(), "reward_head": ConstantHead()}).train()
+    value, logs = loss(world, data)
+    assert float(value.detach()) == pytest.approx(0.5 * 21.0**2)  # 38 zeros weigh as much as 2 events
+    assert float(logs["mse"]) == pytest.approx(2 / 40 * 21.0**2)
+    restored = RewardLoss(event_weight=19.0)
+    restored.load_state_dict(loss.state_dict())
+    best = float(restored.baseline(world, data))
+    assert best == pytest.approx(0.25 * 21.0**2)  # the weighted mean, 10.5, off by 10.5
+    for constant in (0.0, 5.0, 10.0, 11.0, 21.0):
+        world.reward_head.value.data.fill_(constant)
+        assert float(restored(world.eval(), data)[0].detach()) >= best - 1e-4
+
+
 def test_loss_registry_is_extensible_and_names_unknowns() -> None:
     @register_loss("test_zero", force=True)
     def zero(world, batch):

@@ -343,26 +343,45 @@ class RewardLoss(BaseLoss):
 
     ``next_latent='true'`` takes z_next = encoder(s'); ``'predicted'`` takes predictor(z, a),
     which judges whether the dynamics model kept what the reward depends on.
+
+    ``event_weight`` weighs the squared error of steps with a non-zero reward against the
+    others (a weighted mean). Rewards are rare in most games (2.4% of Assault's steps): with
+    weight 1 the head learns to predict the mean everywhere, which scores well in MSE and
+    ranks imagined action sequences no better than chance; the zero/event ratio of the
+    training steps (about 40 on Assault) weighs both kinds equally, for a head that is asked
+    to rank (planning) rather than to be calibrated.
     """
 
-    def __init__(self, next_latent: str = "true") -> None:
+    def __init__(self, next_latent: str = "true", event_weight: float = 1.0) -> None:
         if next_latent not in ("true", "predicted"):
             raise ValueError(
                 f"losses.reward.next_latent must be 'true' or 'predicted', got {next_latent!r}"
             )
+        if not event_weight > 0:
+            raise ValueError(f"losses.reward.event_weight must be > 0, got {event_weight!r}")
         self.next_latent = next_latent
+        self.event_weight = float(event_weight)
         self.reward_source = next_latent
         self.feeds = ("encoder",) if next_latent == "true" else ("encoder", "predictor")
         self.horizon = 1
         self._reward_sum: torch.Tensor | float = 0.0
         self._reward_count = 0
+        self._event_count: torch.Tensor | int = 0
 
     def state_dict(self) -> dict[str, Any]:
-        return {"reward_sum": float(self._reward_sum), "reward_count": self._reward_count}
+        return {
+            "reward_sum": float(self._reward_sum),
+            "reward_count": self._reward_count,
+            "event_count": int(self._event_count),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._reward_sum = state["reward_sum"]
         self._reward_count = state["reward_count"]
+        self._event_count = state.get("event_count", 0)
+
+    def _weights(self, target: torch.Tensor) -> torch.Tensor:
+        return torch.where(target != 0, self.event_weight, 1.0)
 
     def features(self, world: World, batch: Batch) -> Batch:
         t = context_length(batch)
@@ -381,12 +400,21 @@ class RewardLoss(BaseLoss):
         if world.training:  # running mean of training rewards, for the baseline
             self._reward_sum = self._reward_sum + target.detach().sum()
             self._reward_count += target.numel()
+            self._event_count = self._event_count + (target != 0).sum()
         pred = world.reward_head(feats["z"], feats["z_next"]).float()
-        loss = F.mse_loss(pred, target)
-        return loss, {"loss": loss.detach()}
+        if self.event_weight == 1.0:
+            loss = F.mse_loss(pred, target)
+            return loss, {"loss": loss.detach()}
+        weight = self._weights(target)
+        loss = (weight * (pred - target) ** 2).sum() / weight.sum()
+        return loss, {"loss": loss.detach(), "mse": F.mse_loss(pred, target).detach()}
 
     def baseline(self, world: World, batch: Batch) -> torch.Tensor:
-        """Predict the mean training reward seen so far for every step."""
+        """Predict, for every step, the constant that minimises the loss on the training
+        rewards seen so far (their mean, weighted as the loss weighs them), scored by the loss."""
         target = batch["rewards"][:, 0].float()
-        mean = self._reward_sum / max(1, self._reward_count)
-        return F.mse_loss(torch.zeros_like(target) + mean, target)
+        events = float(self._event_count)
+        total = self._reward_count + (self.event_weight - 1.0) * events
+        mean = self.event_weight * float(self._reward_sum) / max(1.0, total)
+        weight = self._weights(target)
+        return (weight * (mean - target) ** 2).sum() / weight.sum()
