@@ -123,7 +123,8 @@ def test_event_weighted_reward_loss_and_its_constant_baseline() -> None:
     loss = RewardLoss(event_weight=19.0)
     world = World({"encoder": FlatEncoder(), "reward_head": ConstantHead()}).train()
     value, logs = loss(world, data)
-    assert float(value.detach()) == pytest.approx(0.5 * 21.0**2)  # 38 zeros weigh as much as 2 events
+    # 38 zeros weigh as much as 2 events
+    assert float(value.detach()) == pytest.approx(0.5 * 21.0**2)
     assert float(logs["mse"]) == pytest.approx(2 / 40 * 21.0**2)
     restored = RewardLoss(event_weight=19.0)
     restored.load_state_dict(loss.state_dict())
