@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy import ndimage
-from sklearn.linear_model import RidgeCV
 from torch import nn
 
 from wm_eval import columns as C
+from wm_eval.metrics.ridge import GramRidgeCV
 from wm_models import build, module_spec
 
 
@@ -105,7 +105,7 @@ class LinearDynamics:
     predictor that cannot beat it has learned nothing a linear map of the latent does not hold.
     """
 
-    model: RidgeCV
+    model: GramRidgeCV
     num_actions: int
 
     @classmethod
@@ -113,7 +113,7 @@ class LinearDynamics:
         cls, z: np.ndarray, actions: np.ndarray, z_next: np.ndarray, num_actions: int
     ) -> LinearDynamics:
         x = np.concatenate([np.asarray(z, np.float64), one_hot(actions, num_actions)], axis=1)
-        model = RidgeCV(alphas=RIDGE_ALPHAS).fit(x, np.asarray(z_next, np.float64))
+        model = GramRidgeCV(alphas=RIDGE_ALPHAS).fit(x, np.asarray(z_next, np.float64))
         return cls(model, num_actions)
 
     def __call__(self, z: np.ndarray, actions: np.ndarray) -> np.ndarray:

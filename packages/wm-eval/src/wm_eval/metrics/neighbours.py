@@ -80,8 +80,14 @@ def _rank_penalties(
 
 
 def _float(x: np.ndarray) -> np.ndarray:
-    """Keep float32/float64 as is (pixel clouds are large); integers become float64."""
-    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+    """float64, the precision sklearn computes Euclidean distances in.
+
+    Given float32 rows, sklearn upcasts them block by block for every distance block, which
+    on pixel clouds (thousands of columns) costs ~15x one float64 copy made here: 16.6 s vs
+    1.1 s for the pixel neighbourhoods of 735 64×64×4 windows on a loaded 2-core machine.
+    The copy is ``n x D x 8`` bytes (4,000 context windows of 64×64×4 pixels: 0.5 GB).
+    """
+    return x.astype(np.float64, copy=False)
 
 
 def _check_k(n: int, k: int) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, average_precision_score, r2_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from wm_eval.metrics._checks import as_2d, same_length
+from wm_eval.metrics.ridge import GramRidgeCV
 
 RIDGE_ALPHAS = tuple(np.logspace(-3, 3, 7))
 
@@ -39,7 +40,7 @@ def linear_probe(
 ) -> dict[str, float]:
     """Fit a linear read-out on train rows, score it on test rows (different episodes).
 
-    Regression: standardised latents -> :class:`~sklearn.linear_model.RidgeCV` (alpha chosen
+    Regression: standardised latents -> :class:`~wm_eval.metrics.ridge.GramRidgeCV` (alpha chosen
     by efficient leave-one-out on the train rows), scored by R² on the test rows (1 = perfect,
     0 = no better than the test mean, negative = worse). Categorical: multinomial
     :class:`~sklearn.linear_model.LogisticRegression`, scored by accuracy, with
@@ -65,7 +66,7 @@ def linear_probe(
             "n_train": len(y_train),
             "n_test": len(y_test),
         }
-    model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
+    model = make_pipeline(StandardScaler(), GramRidgeCV(alphas=RIDGE_ALPHAS))
     model.fit(z_train, y_train.astype(np.float64))
     pred = model.predict(z_test)
     r2 = float(r2_score(y_test, pred)) if np.var(y_test) > 0 else float("nan")
@@ -90,8 +91,8 @@ def event_scores(
     if not (0 < y_train.sum() < len(y_train) and 0 < y_test.sum() < len(y_test)):
         return None
     model = make_pipeline(StandardScaler(), balanced_logistic(2, *x_train.shape))
-    model.fit(x_train, y_train)
-    return model.decision_function(x_test)
+    model.fit(np.asarray(x_train, np.float32), y_train)  # float32: as the state read-outs
+    return model.decision_function(np.asarray(x_test, np.float32)).astype(np.float64)
 
 
 def event_probe(
