@@ -41,3 +41,13 @@ wm-train --gin configs/dynamics_reward_predictor.gin --gin configs/scale/cpu.gin
   --gin configs/recipes/recommended.gin --bind "EPOCHS = 8" --bind "INIT_FROM = 'runs/screen2/jepa_E8'"
 wm-eval --gin configs/eval.gin --run runs/screen2/jepa_E8 --probe control --probe reward \
   --out runs/screen2/eval_E8_control
+# a dynamics reward head that weighs the rare rewarded steps 40x (configs/ablations/reward_events.gin)
+# on a copy of jepa_E8, then its control and reward probes (report_reward_events_control.md)
+mkdir -p runs/screen3/jepa_E8_events
+cp -r runs/screen2/jepa_E8/{checkpoints,config.gin,metrics.jsonl,operative_config.gin,run.json} \
+  runs/screen3/jepa_E8_events/
+wm-train --gin configs/dynamics_reward_predictor.gin --gin configs/scale/cpu.gin \
+  --gin configs/recipes/recommended.gin --gin configs/ablations/reward_events.gin \
+  --bind "EPOCHS = 8" --bind "INIT_FROM = 'runs/screen3/jepa_E8_events'"
+wm-eval --gin configs/eval.gin --run runs/screen3/jepa_E8_events --probe control --probe reward \
+  --out runs/screen3/eval_E8_events_control
