@@ -51,3 +51,9 @@ wm-train --gin configs/dynamics_reward_predictor.gin --gin configs/scale/cpu.gin
   --bind "EPOCHS = 8" --bind "INIT_FROM = 'runs/screen3/jepa_E8_events'"
 wm-eval --gin configs/eval.gin --run runs/screen3/jepa_E8_events --probe control --probe reward \
   --out runs/screen3/eval_E8_events_control
+# inverse 0.1 + FiLM at the recipe's 8 epochs (jepa_G8) beside the recipe JEPA and jepa_E8
+wm-train --gin configs/jepa.gin --gin configs/scale/cpu.gin --gin configs/recipes/recommended.gin \
+  "${inverse[@]}" "${film[@]}" --bind "EPOCHS = 8" --bind "losses.jepa.inverse_weight = 0.1" \
+  --bind "RUN_DIR = 'runs/screen3/jepa_G8'"
+wm-eval "${ev[@]}" --run results/cpu-50k-recipe/runs/jepa --run runs/screen2/jepa_E8 \
+  --run runs/screen3/jepa_G8 --probe action --probe rollout --probe state --out runs/screen3/eval_G8
