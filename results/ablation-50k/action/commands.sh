@@ -57,3 +57,10 @@ wm-train --gin configs/jepa.gin --gin configs/scale/cpu.gin --gin configs/recipe
   --bind "RUN_DIR = 'runs/screen3/jepa_G8'"
 wm-eval "${ev[@]}" --run results/cpu-50k-recipe/runs/jepa --run runs/screen2/jepa_E8 \
   --run runs/screen3/jepa_G8 --probe action --probe rollout --probe state --out runs/screen3/eval_G8
+# inverse dynamics on the encoder-decoder at 8 epochs (weight 0.01), beside the recipe's
+wm-train --gin configs/encoder_decoder.gin --gin configs/scale/cpu.gin \
+  --gin configs/recipes/recommended.gin "${inverse[@]}" --bind "EPOCHS = 8" \
+  --bind "losses.reconstruction.inverse_weight = 0.01" --bind "RUN_DIR = 'runs/screen3/ed_E8'"
+wm-eval "${ev[@]}" --run results/cpu-50k-recipe/runs/encoder_decoder --run runs/screen3/ed_E8 \
+  --probe reconstruction --probe rollout --probe action --probe state --probe representation \
+  --out runs/screen3/eval_ed_E8
