@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Does an inverse-dynamics auxiliary loss make the JEPA's latent and predictor carry the action?
-# The recipe (configs/recipes/recommended.gin) with configs/ablations/inverse_dynamics.gin (JEPA
-# weight 0.01: jepa_D) and with 10x that weight (jepa_E), 2 epochs (70k samples) each on the 50k
+# The recipe (configs/recipes/recommended.gin) with configs/ablations/inverse_dynamics.gin at JEPA
+# weight 0.01 (jepa_D) and 0.1 (jepa_E; the overlay's weight now), 2 epochs (70k samples) each on the 50k
 # Assault store, scored on test episodes beside the recipe alone (the combination screen's
 # jepa_B, ../combinations/commands.sh). Run from the
 # repository root with data/assault in place (see ../commands.sh).
@@ -9,7 +9,8 @@ set -euo pipefail
 recipe=(--gin configs/scale/cpu.gin --gin configs/recipes/recommended.gin --bind "EPOCHS = 2")
 inverse=(--gin configs/ablations/inverse_dynamics.gin)
 export OMP_NUM_THREADS=1
-wm-train --gin configs/jepa.gin "${recipe[@]}" "${inverse[@]}" --bind "RUN_DIR = 'runs/screen2/jepa_D'"
+wm-train --gin configs/jepa.gin "${recipe[@]}" "${inverse[@]}" --bind "losses.jepa.inverse_weight = 0.01" \
+  --bind "RUN_DIR = 'runs/screen2/jepa_D'"
 # inverse weight 10x (0.1), the run reported as jepa_E
 wm-train --gin configs/jepa.gin "${recipe[@]}" "${inverse[@]}" --bind "losses.jepa.inverse_weight = 0.1" \
   --bind "RUN_DIR = 'runs/screen2/jepa_E'"
