@@ -12,3 +12,13 @@ wm-eval --gin configs/eval.gin --run results/cpu-50k-recipe/runs/encoder_decoder
   --probe representation --out runs/screen3/eval_ed_E16
 wm-eval --gin configs/eval.gin --run results/cpu-50k-recipe/runs/jepa --run runs/screen3/jepa_E16 \
   --probe rollout --probe action --probe state --probe representation --out runs/screen3/eval_jepa_E16
+# what is committed: weights-only runs beside the store they read, then the same evaluations
+python tools/export_result.py --store results/cpu-50k-e20-heldout/store --store-committed \
+  --out results/ablation-50k/budget runs/screen3/ed_E16 runs/screen3/jepa_E16
+# re-evaluate from the committed folders alone (no training)
+B=results/ablation-50k/budget/runs
+wm-eval --gin configs/eval.gin --run results/cpu-50k-recipe/runs/encoder_decoder --run $B/ed_E16 \
+  --probe reconstruction --probe rollout --probe action --probe state --probe representation \
+  --out runs/budget_eval_ed
+wm-eval --gin configs/eval.gin --run results/cpu-50k-recipe/runs/jepa --run $B/jepa_E16 \
+  --probe rollout --probe action --probe state --probe representation --out runs/budget_eval_jepa
