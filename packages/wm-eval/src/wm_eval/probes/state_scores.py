@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from wm_eval.metrics.probes import RIDGE_ALPHAS, balanced_logistic
+from wm_eval.metrics.probes import RIDGE_ALPHAS, balanced_logistic, logistic_features
 from wm_eval.metrics.ridge import GramRidgeCV
 from wm_eval.stats import Measurement, Parts, joined, r2_parts
 
@@ -36,9 +36,8 @@ def fit_predict(
     Continuous: ridge with alpha by leave-one-out on the train rows (``GramRidgeCV``); a 2-D
     ``y_train`` ``[n, t]`` fits ``t`` targets on one decomposition, each with its own alpha,
     and gives ``[m, t]``. Categorical: class-balanced logistic regression, the read-out
-    balanced accuracy rewards, fit in float32 (half the time of float64; on Assault's pooled
-    pixels every test prediction of every categorical variable is the same in both). A 1-D
-    target constant on the train rows is predicted as that constant.
+    balanced accuracy rewards, on float32 features (``logistic_features``). A 1-D target
+    constant on the train rows is predicted as that constant.
     """
     y_train = np.asarray(y_train)
     if len(y_train) == 0:
@@ -47,13 +46,17 @@ def fit_predict(
         return np.full(len(x_test), y_train[0], dtype=np.float64)
     if categorical:
         head = balanced_logistic(len(np.unique(y_train)), *np.shape(x_train))
-        dtype = np.float32
+        features = logistic_features
     else:
         head = GramRidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=y_train.ndim == 2)
-        dtype = np.float64
+        features = _float64
     model = make_pipeline(StandardScaler(), head)
-    model.fit(np.asarray(x_train, dtype=dtype), y_train)
-    return model.predict(np.asarray(x_test, dtype=dtype)).astype(np.float64)
+    model.fit(features(x_train), y_train)
+    return model.predict(features(x_test)).astype(np.float64)
+
+
+def _float64(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
 
 
 def constant_prediction(y_train: np.ndarray, n: int, *, categorical: bool) -> np.ndarray:
