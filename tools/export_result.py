@@ -5,7 +5,9 @@ each given run directory (derived runs included, nesting kept), ``run.json``, ``
 ``operative_config.gin``, ``metrics.jsonl`` and a weights-only ``checkpoints/best.pt`` (the
 modules without optimiser state, a third of the size), and copies the store's shards. Paths in
 each ``run.json`` are rewritten relative to the run itself (``init_from`` to the source run,
-``data.paths`` to the copied store), so the folder can move or be cloned.
+``data.paths`` to the copied store), so the folder can move or be cloned. A derived run's
+checkpoint leaves out the modules it loaded from its source run and kept frozen (equal weights,
+checked): wm-eval reads them from the source run's checkpoint, so each is stored once.
 
     python tools/export_result.py --store data/assault --out results/NAME runs/jepa runs/ed
 
@@ -22,7 +24,11 @@ import shutil
 import sys
 from pathlib import Path
 
+import torch
+from torch import nn
+
 import wm_models
+from wm_core import RunManifest, resolve_init_from
 from wm_core.run_format import checkpoint_path, is_run_dir, read_manifest, write_manifest
 
 RUN_FILES = ("config.gin", "operative_config.gin", "metrics.jsonl")
@@ -52,8 +58,11 @@ def export_run(run: Path, root: Path, dest_root: Path, store: Path) -> Path:
     best = checkpoint_path(run, "best")
     if best is None:
         raise FileNotFoundError(f"{run} has no checkpoint to export")
-    wm_models.save_checkpoint(dest / "checkpoints" / "best.pt", wm_models.load_modules(best))
     manifest = read_manifest(run)
+    modules = dict(wm_models.load_modules(best))
+    for role in frozen_copies(run, manifest, modules):
+        del modules[role]
+    wm_models.save_checkpoint(dest / "checkpoints" / "best.pt", modules)
     if manifest.init_from:
         manifest.init_from = _relative(manifest.init_from, root, dest_root, dest)
     for record in manifest.modules.values():
@@ -62,6 +71,28 @@ def export_run(run: Path, root: Path, dest_root: Path, store: Path) -> Path:
     manifest.data["paths"] = [os.path.relpath(store, dest)]
     write_manifest(dest, manifest)
     return dest
+
+
+def frozen_copies(run: Path, manifest: RunManifest, modules: dict[str, nn.Module]) -> list[str]:
+    """Roles loaded from the source run (``init_from``) and still equal to its weights there:
+    the export keeps them once, in the source run (wm-eval reads them from it)."""
+    if not manifest.init_from:
+        return []
+    _, source_best = resolve_init_from(manifest.init_from, base=run)
+    source = wm_models.load_modules(source_best)
+    return [
+        role
+        for role, record in manifest.modules.items()
+        if record.source != "built"
+        and role in modules
+        and role in source
+        and _same_weights(modules[role], source[role])
+    ]
+
+
+def _same_weights(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 def _relative(source: str, root: Path, dest_root: Path, dest: Path) -> str:

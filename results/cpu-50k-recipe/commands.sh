@@ -8,8 +8,10 @@ set -euo pipefail
 mkdir -p data
 [ -d data/assault ] || cp -r results/cpu-50k-e20-heldout/store data/assault
 
-# 1. train (2 local jobs, one thread each) and evaluate: configs/sweeps/recipe.gin
-OMP_NUM_THREADS=1 wm-sweep --gin configs/sweeps/recipe.gin
+# 1. train (2 local jobs, one thread each) and evaluate: configs/sweeps/recipe.gin at 8 epochs
+#    (its default is now 16: ../cpu-50k-recipe-16)
+OMP_NUM_THREADS=1 wm-sweep --gin configs/sweeps/recipe.gin --bind "Sweep.out = 'runs/sweeps/recipe'" \
+  --bind "Sweep.train_bind = ['EPOCHS = 8']"
 
 # 2. export the runs (weights-only best.pt; data.paths point to the committed store)
 R=runs/sweeps/recipe/runs/assault/recommended/seed0

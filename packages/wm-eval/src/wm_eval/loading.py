@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from wm_core import read_manifest, resolve_init_from
 from wm_eval.runs import RunInfo
 from wm_models import load_modules
 
@@ -78,15 +79,48 @@ def _load(path: Path | None, device: torch.device) -> dict[str, nn.Module]:
     return dict(modules)
 
 
+def load_run_modules(
+    run: RunInfo, device: torch.device, loaded: dict[Path, dict[str, nn.Module]] | None = None
+) -> dict[str, nn.Module]:
+    """A run's modules by role, from its checkpoint and, for roles the checkpoint leaves out
+    that ``run.json`` says were loaded from another run, from that run.
+
+    An exported result keeps one copy of a frozen module: a derived run's checkpoint may omit
+    the encoder and predictor it loaded unchanged from ``init_from``
+    (``tools/export_result.py``), which are then read from the source run. ``loaded``: the
+    modules of runs already loaded, by resolved run directory (each is read once).
+    """
+    loaded = {} if loaded is None else loaded
+    key = run.path.resolve()
+    if key in loaded:
+        return dict(loaded[key])
+    modules = _load(run.checkpoint, device)
+    loaded[key] = modules
+    borrowed = [
+        role
+        for role, record in run.meta.modules.items()
+        if role not in modules and record.source != "built"
+    ]
+    if not modules or not borrowed or not run.init_from:
+        return dict(modules)
+    source_dir, _ = resolve_init_from(run.init_from, base=run.path, what=f"{run.path} init_from")
+    source = RunInfo(source_dir, read_manifest(source_dir))
+    inherited = load_run_modules(source, device, loaded)
+    modules.update({role: inherited[role] for role in borrowed if role in inherited})
+    return dict(modules)
+
+
 def load_group(run: RunInfo, label: str, device: torch.device) -> ModelGroup:
     """Load a run and its derived runs; a run without a checkpoint gives an empty group."""
-    own = _load(run.checkpoint, device)
+    loaded: dict[Path, dict[str, nn.Module]] = {}
+    own = load_run_modules(run, device, loaded)
     world = Component(label, run, own) if own else None
     group = ModelGroup(label=label, run=run, world=world)
     if run.checkpoint is None:
         group.error = f"no checkpoint under {run.path / 'checkpoints'}"
     sources = ([world] if world else []) + [
-        Component(f"{label}/{d.name}", d, _load(d.checkpoint, device)) for d in run.all_derived()
+        Component(f"{label}/{d.name}", d, load_run_modules(d, device, loaded))
+        for d in run.all_derived()
     ]
     for comp in sources:
         if "decoder" in comp.modules:
