@@ -8,6 +8,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from wm_models.conv_transpose import ConvTranspose2d
 from wm_models.layers import (
     activation,
     check_channels,
@@ -29,9 +30,10 @@ def upsample_plan(size: int, stages: int) -> list[int]:
 
 
 def up_conv(in_ch: int, out_ch: int, src: tuple[int, int], dst: tuple[int, int]) -> nn.Module:
-    """A stride-2 transposed conv mapping grid ``src`` exactly onto ``dst`` (no cropping)."""
+    """A stride-2 transposed conv mapping grid ``src`` exactly onto ``dst`` (no cropping), with
+    the faster CPU backward of ``wm_models.conv_transpose``."""
     pad = (dst[0] - (2 * src[0] - 1), dst[1] - (2 * src[1] - 1))
-    return nn.ConvTranspose2d(in_ch, out_ch, 3, stride=2, padding=1, output_padding=pad)
+    return ConvTranspose2d(in_ch, out_ch, 3, stride=2, padding=1, output_padding=pad)
 
 
 @DECODERS.register("conv")
