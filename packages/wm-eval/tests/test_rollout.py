@@ -202,7 +202,7 @@ def tables(runs, tmp_path_factory):
 
 
 def test_latent_table_rows_columns_and_baselines(tables):
-    (latent, _), session = tables
+    (latent, _, _), session = tables
     assert latent.name == rollout.LATENT_TABLE == "rollout_latent"
     assert list(latent.rows) == ["k=1", "k=2", "k=3"]
     for run in ("jepa", "encoder_decoder"):
@@ -227,8 +227,34 @@ def test_latent_table_rows_columns_and_baselines(tables):
     )
 
 
+def test_differences_are_each_run_minus_its_baselines_paired(tables):
+    (latent, differences, _), _ = tables
+    assert differences.name == rollout.DIFFERENCE_TABLE
+    assert list(differences.rows) == list(latent.rows)
+    assert differences.baselines == [rollout.NO_DIFFERENCE]
+    assert all(differences.value(k, rollout.NO_DIFFERENCE) == 0 for k in differences.rows)
+    for run in ("jepa", "encoder_decoder"):
+        for suffix, base in (
+            (C.LINEAR_SUFFIX, C.linear_dynamics(run)),
+            (C.COPY_LATENT_SUFFIX, C.copy_latent(run)),
+            (C.SHUFFLED_SUFFIX, C.shuffled_actions(run)),
+        ):
+            column = rollout.difference_column(run, suffix)
+            for k in latent.rows:
+                gap = differences.value(k, column)
+                assert gap == pytest.approx(latent.value(k, run) - latent.value(k, base))
+                interval = differences.measurement(k, column).interval()
+                assert interval.low <= gap <= interval.high
+    # paired: the interval of a difference is far narrower than either figure's own interval
+    col = rollout.difference_column("jepa", C.SHUFFLED_SUFFIX)
+    paired = differences.measurement("k=1", col).interval()
+    alone = latent.measurement("k=1", "jepa").interval()
+    assert paired.high - paired.low < alone.high - alone.low
+    assert rollout.difference_column("jepa", C.LINEAR_SUFFIX) == "jepa − linear dynamics"
+
+
 def test_pixel_table_protocols_and_baselines(tables):
-    (_, pixels), session = tables
+    (_, _, pixels), session = tables
     assert pixels.columns[:4] == [
         "jepa/jepa_decoder/latent loop",  # each decoder's own protocol first
         "jepa/jepa_decoder/pixel loop",
@@ -249,7 +275,7 @@ def test_pixel_table_protocols_and_baselines(tables):
 
 def test_decoders_score_the_chosen_windows_of_every_episode(runs, tmp_path):
     session = make_session(runs, ["encoder_decoder"], tmp_path, decoded_per_episode=2)
-    _, pixels = rollout.run(session)
+    _, _, pixels = rollout.run(session)
     src, cfg = session.sources["encoder_decoder"], session.config
     scored = session.episodes(src, "test", 3, cfg.max_samples)
     n_episodes = len(np.unique(scored))
@@ -263,14 +289,14 @@ def test_shuffled_actions_equal_the_model_for_an_action_blind_predictor(runs, tm
     session = make_session(runs, ["jepa"], tmp_path)
     g = session.groups[0]
     g.world.modules["predictor"] = ActionBlind(g.predictor)
-    latent, _ = rollout.run(session)
+    latent, _, _ = rollout.run(session)
     for k in latent.rows:
         assert latent.value(k, C.shuffled_actions("jepa")) == latent.value(k, "jepa")
 
 
 def test_linear_dynamics_fed_shuffled_actions_is_the_linear_fit_on_other_actions(tables):
     """The yardstick column: the same ridge rolled out with the shuffled action sequences."""
-    (latent, _), session = tables
+    (latent, _, _), session = tables
     src, cfg, g = session.sources["jepa"], session.config, session.groups[0]
     target = g.world.get("target_encoder")
     actions = src.batch(cfg.split, 3, cfg.max_samples, cfg.seed)["actions"]

@@ -18,6 +18,7 @@ from wm_eval.scoring import latent_error, window_episodes
 from wm_eval.session import EvalSession
 
 __all__ = [
+    "DIFFERENCE_TABLE",
     "LATENT_TABLE",
     "fit_linear_dynamics",
     "latent_rollout",
@@ -27,6 +28,10 @@ __all__ = [
 ]
 
 LATENT_TABLE = "rollout_latent"
+DIFFERENCE_TABLE = "rollout_latent_differences"
+# The baselines every run's rollout is paired against at each k, by column suffix.
+VERSUS = (C.LINEAR_SUFFIX, C.COPY_LATENT_SUFFIX, C.SHUFFLED_SUFFIX)
+NO_DIFFERENCE = "0 (as good as the baseline)"
 
 
 def latent_rollout(
@@ -66,6 +71,30 @@ def _table(split: str, horizon: int) -> Table:
     for k in range(1, horizon + 1):
         table.add_row(row_key(k))
     return table
+
+
+def _difference_table(split: str, horizon: int) -> Table:
+    table = Table(
+        DIFFERENCE_TABLE,
+        f"Open-loop latent rollout minus its baselines (k = 1..{horizon})",
+        "Each run's open-loop latent error minus that of a baseline in its own latent space "
+        f"(the {LATENT_TABLE} table's figures), paired window by window on the same windows: "
+        "below 0 with the whole interval below 0, the run beats that baseline k steps ahead; "
+        "an interval that holds 0 means no better; above 0, worse. [95% episode-bootstrap "
+        "interval of the paired difference]",
+        better="lower",
+    )
+    table.split = split
+    table.add_column(NO_DIFFERENCE, baseline=True)
+    for k in range(1, horizon + 1):
+        table.add_row(row_key(k))
+        table.set(row_key(k), NO_DIFFERENCE, 0.0)
+    return table
+
+
+def difference_column(run: str, suffix: str) -> str:
+    """``<run> − <baseline>`` in the differences table (``jepa − linear dynamics``)."""
+    return f"{run} − {suffix.removeprefix(' · ')}"
 
 
 def latent_target(g: ModelGroup) -> torch.nn.Module | None:
@@ -113,10 +142,13 @@ def _predictions(
     }
 
 
-def latent_table(session: EvalSession, horizon: int) -> tuple[Table, dict]:
-    """The latent rollout table: each run beside its five latent baselines."""
+def latent_table(session: EvalSession, horizon: int) -> tuple[Table, Table, dict]:
+    """The latent rollout table (each run beside its five latent baselines) and the table of
+    each run's paired differences to its linear-dynamics, copy-latent and shuffled-actions
+    baselines at every k."""
     cfg = session.config
     table = _table(cfg.split, horizon)
+    differences = _difference_table(cfg.split, horizon)
     plot: dict = {"curves": {}, "dashed": set()}
     ks = list(range(1, horizon + 1))
     for g in session.groups:
@@ -137,24 +169,28 @@ def latent_table(session: EvalSession, horizon: int) -> tuple[Table, dict]:
         eps = window_episodes(src, cfg.split, horizon, batch)
         target = latent_target(g)
         targets = [session.latents(target, src, cfg.split, horizon, cfg.max_samples, k) for k in ks]
+        variances = [float(np.asarray(z, dtype=np.float64).var(axis=0).sum()) for z in targets]
+        errors = {}
         for name, preds in _predictions(session, g, src, horizon).items():
-            values = []
-            for k, (p, z) in enumerate(zip(preds, targets, strict=True), start=1):
-                m = latent_error(p, z, eps)
-                variance = float(np.asarray(z, dtype=np.float64).var(axis=0).sum())
+            errors[name] = [latent_error(p, z, eps) for p, z in zip(preds, targets, strict=True)]
+            for k, (m, variance) in enumerate(zip(errors[name], variances, strict=True), 1):
                 table.set_ratio(row_key(k), name, m, denominator=variance)
-                values.append(m.value)
-            plot["curves"][name] = (ks, values)
+            plot["curves"][name] = (ks, [m.value for m in errors[name]])
             if name != g.label:
                 plot["dashed"].add(name)
-    return table, plot
+        for suffix in VERSUS:
+            column = differences.add_column(difference_column(g.label, suffix))
+            pairs = zip(errors[g.label], errors[g.label + suffix], variances, strict=True)
+            for k, (run, base, variance) in enumerate(pairs, 1):
+                differences.set_ratio(row_key(k), column, run.minus(base), variance)
+    return table, differences, plot
 
 
 @probe("rollout", order=30)
 def run(session: EvalSession) -> list[Table]:
     """The latent and the decoded open-loop rollout tables, and their curves."""
     horizon = session.config.rollout_horizon
-    latent, lat_plot = latent_table(session, horizon)
+    latent, differences, lat_plot = latent_table(session, horizon)
     pixels, pix_plot = pixel_table(session, horizon)
     pixels.columns.sort(key=lambda c: c in pixels.baselines)  # models first, then baselines
     for table, plot, ylabel in (
@@ -174,4 +210,4 @@ def run(session: EvalSession) -> list[Table]:
                 integer_x=True,
             )
             session.figure(f"{table.name.replace('_', ' ')} per model (dashed: baselines)", path)
-    return [latent, pixels]
+    return [latent, differences, pixels]

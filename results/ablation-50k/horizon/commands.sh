@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The JEPA of the recommended recipe trained on 5-step instead of 3-step open-loop latent targets
+# (configs/ablations/jepa_k5.gin on top of configs/recipes/recommended.gin), same 50k Assault
+# store, split and test episodes, evaluated beside the recipe's 3-step JEPA at 8 epochs
+# (../../cpu-50k-recipe) and at 16 epochs (../budget). Run from the repository root with
+# data/assault in place (see ../commands.sh).
+set -euo pipefail
+recipe=(--gin configs/scale/cpu.gin --gin configs/recipes/recommended.gin --gin configs/ablations/jepa_k5.gin)
+export OMP_NUM_THREADS=1
+wm-train --gin configs/jepa.gin "${recipe[@]}" --bind "EPOCHS = 8" --bind "RUN_DIR = 'runs/screen4/jepa_K5_E8'"
+wm-eval --gin configs/eval.gin --run results/cpu-50k-recipe/runs/jepa --run runs/screen4/jepa_K5_E8 \
+  --run results/ablation-50k/budget/runs/jepa_E16 --probe rollout --probe action --probe state \
+  --probe representation --out runs/screen4/eval_K5_E8
+# the per-k paired differences to each run's latent baselines (rollout_latent_differences)
+wm-eval --gin configs/eval.gin --run results/cpu-50k-recipe/runs/jepa --run runs/screen4/jepa_K5_E8 \
+  --run results/ablation-50k/budget/runs/jepa_E16 --probe rollout --out runs/screen4/eval_K5_E8_rollout
+python tools/plot_curves.py --out results/ablation-50k/horizon/plots/curves_jepa_K5_E8.png \
+  --title "JEPA, recipe with 5-step targets, 8 epochs" runs/screen4/jepa_K5_E8
+# the 5-step JEPA at the recipe's 16-epoch budget, beside the 3-step one of ../budget
+wm-train --gin configs/jepa.gin "${recipe[@]}" --bind "EPOCHS = 16" --bind "RUN_DIR = 'runs/screen4/jepa_K5_E16'"
+wm-eval --gin configs/eval.gin --run results/ablation-50k/budget/runs/jepa_E16 --run runs/screen4/jepa_K5_E16 \
+  --probe rollout --probe action --probe state --probe representation --out runs/screen4/eval_K5_E16
