@@ -19,4 +19,4 @@ python tools/plot_curves.py --out results/ablation-50k/horizon/plots/curves_jepa
 # the 5-step JEPA at the recipe's 16-epoch budget, beside the 3-step one of ../budget
 wm-train --gin configs/jepa.gin "${recipe[@]}" --bind "EPOCHS = 16" --bind "RUN_DIR = 'runs/screen4/jepa_K5_E16'"
 wm-eval --gin configs/eval.gin --run results/ablation-50k/budget/runs/jepa_E16 --run runs/screen4/jepa_K5_E16 \
-  --probe rollout --probe action --probe state --probe representation --out runs/screen4/eval_K5_E16
+  --probe rollout --probe action --probe state --out runs/screen4/eval_K5_E16
