@@ -4,12 +4,19 @@ torch is installed first in every environment, pinned by ``constraints.txt`` so 
 the CPU wheel. Set ``WM_TORCH`` (a pip requirement, e.g. ``torch==2.5.1``) and optionally
 ``WM_TORCH_INDEX`` (an index URL, e.g. ``https://download.pytorch.org/whl/cu124``) to use
 another build; the constraints file is then not applied.
+
+Each environment with torch takes about 1.5 GB. Set ``WM_NOX_DISCARD_VENVS=1`` (``.ci/run`` does)
+to delete a session's environment when it ends, so that a run of every session needs room for
+one such environment at a time instead of six.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import nox
@@ -34,6 +41,22 @@ nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "tests", "configs"]
 NEEDS_TORCH = {"wm-data", "wm-models", "wm-train", "wm-eval", "wm-sweep"}
+
+
+def discards_venv(session_function: Callable[..., None]) -> Callable[..., None]:
+    """Delete the session's environment when it ends, if ``WM_NOX_DISCARD_VENVS`` is set."""
+
+    @functools.wraps(session_function)
+    def run(session: nox.Session, *args, **kwargs) -> None:
+        try:
+            session_function(session, *args, **kwargs)
+        finally:
+            location = getattr(session.virtualenv, "location", None)
+            if os.environ.get("WM_NOX_DISCARD_VENVS") and location and Path(location).is_dir():
+                session.log(f"discarding {location} (WM_NOX_DISCARD_VENVS)")
+                shutil.rmtree(location)
+
+    return run
 
 
 def _constraint_args() -> list[str]:
@@ -64,6 +87,7 @@ def _test_plugins(package: str) -> list[str]:
 
 @nox.session
 @nox.parametrize("package", list(PACKAGES))
+@discards_venv
 def tests(session: nox.Session, package: str) -> None:
     """Install one package plus only its declared siblings, then run its tests."""
     if package in NEEDS_TORCH:
@@ -81,6 +105,7 @@ def tests(session: nox.Session, package: str) -> None:
 
 
 @nox.session
+@discards_venv
 def lint(session: nox.Session) -> None:
     """ruff check and format check over the whole tree, and the size rule for source files."""
     session.install("ruff>=0.5", "pytest>=7")
@@ -96,6 +121,7 @@ def install_all(session: nox.Session) -> None:
 
 
 @nox.session
+@discards_venv
 def configs(session: nox.Session) -> None:
     """Every gin file under configs/ parses against the installed configurables."""
     install_all(session)
@@ -103,6 +129,7 @@ def configs(session: nox.Session) -> None:
 
 
 @nox.session
+@discards_venv
 def benchmarks(session: nox.Session) -> None:
     """Run every benchmark; each prints a ratio against a baseline measured in the same run."""
     install_all(session)
