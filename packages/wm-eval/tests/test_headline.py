@@ -356,7 +356,7 @@ def test_every_spec_names_its_probe_and_a_unique_key():
     from wm_eval.probes import PROBES
 
     keys = [k for spec in HEADLINE_SPECS for k in spec.keys]
-    assert len(keys) == len(set(keys)) == 15
+    assert len(keys) == len(set(keys)) == 17
     assert all(spec.probe in PROBES for spec in HEADLINE_SPECS)
 
 
@@ -365,7 +365,7 @@ def test_missing_probes_and_components_give_na_without_crashing():
     runs = {**RUNS, "crashed": {"workflow": "jepa", "derived": []}}
     headline = build_headline(Report(runs=runs, tables=only))
     rows = headline.to_dict()["rows"]
-    assert len(rows) == 15
+    assert len(rows) == 17
     for key, row in rows.items():
         assert set(row["values"]) == {"jepa", "encoder_decoder", "crashed"}
         assert row["values"]["crashed"] is None

@@ -202,7 +202,7 @@ def mean_decoder_tables(runs, tmp_path_factory):
     mean = _train_mean_frame(session.source(g), session.config)
     g.decoders[0].modules["decoder"] = ConstantDecoder(mean)
     recon = reconstruction.run(session)[0]
-    pixels = rollout.run(session)[2]
+    pixels = rollout.run(session)[-1]
     return recon, pixels
 
 

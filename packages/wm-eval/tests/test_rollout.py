@@ -74,6 +74,31 @@ def test_linear_dynamics_without_action_information_falls_back_to_the_mean_step(
     np.testing.assert_allclose(model(z[:5], np.array([0, 1, 2, 0, 1])), z[:5], atol=1e-3)
 
 
+def test_absolute_linear_dynamics_is_the_least_absolute_deviations_fit():
+    """The L1 baseline minimises the summed absolute error: it matches sklearn's median
+    regression, and beats the ridge fit in L1 when a few transitions are outliers."""
+    from sklearn.linear_model import QuantileRegressor
+
+    rng = np.random.default_rng(1)
+    _, z, actions, z_next = planted_system(rng, n=600, d=3)
+    z_next = z_next + rng.laplace(scale=0.3, size=z_next.shape)
+    z_next[:30] += 25.0  # outliers pull a least-squares fit, not a median fit
+    lad = LinearDynamics.fit(z, actions, z_next, 4, loss="absolute")
+    ridge = LinearDynamics.fit(z, actions, z_next, 4)
+    x = np.concatenate([z, np.eye(4)[actions]], axis=1)
+    for t in range(3):
+        median_fit = QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs")
+        best = np.abs(z_next[:, t] - median_fit.fit(x, z_next[:, t]).predict(x)).mean()
+        ours = np.abs(z_next[:, t] - lad(z, actions)[:, t]).mean()
+        assert ours == pytest.approx(best, rel=2e-3)
+    l1 = {
+        name: np.abs(z_next - m(z, actions)).mean() for name, m in (("lad", lad), ("ridge", ridge))
+    }
+    assert l1["lad"] < 0.9 * l1["ridge"]
+    with pytest.raises(ValueError, match="loss must be one of"):
+        LinearDynamics.fit(z, actions, z_next, 4, loss="huber")
+
+
 def test_shuffled_actions_permute_whole_sequences():
     actions = torch.arange(40).reshape(10, 4)
     shuffled = shuffled_actions(actions, seed=0)
@@ -202,7 +227,7 @@ def tables(runs, tmp_path_factory):
 
 
 def test_latent_table_rows_columns_and_baselines(tables):
-    (latent, _, _), session = tables
+    (latent, *_), session = tables
     assert latent.name == rollout.LATENT_TABLE == "rollout_latent"
     assert list(latent.rows) == ["k=1", "k=2", "k=3"]
     for run in ("jepa", "encoder_decoder"):
@@ -228,7 +253,7 @@ def test_latent_table_rows_columns_and_baselines(tables):
 
 
 def test_differences_are_each_run_minus_its_baselines_paired(tables):
-    (latent, differences, _), _ = tables
+    (latent, differences, *_), _ = tables
     assert differences.name == rollout.DIFFERENCE_TABLE
     assert list(differences.rows) == list(latent.rows)
     assert differences.baselines == [rollout.NO_DIFFERENCE]
@@ -253,8 +278,35 @@ def test_differences_are_each_run_minus_its_baselines_paired(tables):
     assert rollout.difference_column("jepa", C.LINEAR_SUFFIX) == "jepa − linear dynamics"
 
 
+def test_l1_tables_score_every_column_in_the_l1_metric(tables):
+    """The L1 table is the squared table's twin: same columns and rows, each cell the mean
+    ‖ẑ − z‖₁ over the targets' spread around their median, the linear baseline fit in L1."""
+    (latent, _, latent_l1, differences_l1, _), session = tables
+    assert (latent_l1.name, differences_l1.name) == (
+        "rollout_latent_l1",
+        "rollout_latent_l1_differences",
+    )
+    assert latent_l1.columns == latent.columns and list(latent_l1.rows) == list(latent.rows)
+    src, cfg = session.sources["jepa"], session.config
+    target = session.groups[0].world.get("target_encoder")
+    z0, z2 = (session.latents(target, src, "test", 3, cfg.max_samples, k) for k in (0, 2))
+    spread = np.abs(z2 - np.median(z2, axis=0)).sum(axis=1).mean()
+    assert latent_l1.value("k=2", C.copy_latent("jepa")) == pytest.approx(
+        np.abs(z0 - z2).sum(axis=1).mean() / spread
+    )
+    linear, median = rollout.fit_linear_dynamics(session, target, src, "absolute")
+    assert linear.loss == "absolute"
+    train = session.latents(target, src, "train", 1, cfg.probe_train_samples, 0)
+    np.testing.assert_allclose(median, np.median(train, axis=0))
+    for k in latent_l1.rows:  # every figure, and each difference is run minus baseline
+        column = rollout.difference_column("jepa", C.LINEAR_SUFFIX)
+        assert differences_l1.value(k, column) == pytest.approx(
+            latent_l1.value(k, "jepa") - latent_l1.value(k, C.linear_dynamics("jepa"))
+        )
+
+
 def test_pixel_table_protocols_and_baselines(tables):
-    (_, _, pixels), session = tables
+    (*_, pixels), session = tables
     assert pixels.columns[:4] == [
         "jepa/jepa_decoder/latent loop",  # each decoder's own protocol first
         "jepa/jepa_decoder/pixel loop",
@@ -275,7 +327,7 @@ def test_pixel_table_protocols_and_baselines(tables):
 
 def test_decoders_score_the_chosen_windows_of_every_episode(runs, tmp_path):
     session = make_session(runs, ["encoder_decoder"], tmp_path, decoded_per_episode=2)
-    _, _, pixels = rollout.run(session)
+    *_, pixels = rollout.run(session)
     src, cfg = session.sources["encoder_decoder"], session.config
     scored = session.episodes(src, "test", 3, cfg.max_samples)
     n_episodes = len(np.unique(scored))
@@ -289,14 +341,14 @@ def test_shuffled_actions_equal_the_model_for_an_action_blind_predictor(runs, tm
     session = make_session(runs, ["jepa"], tmp_path)
     g = session.groups[0]
     g.world.modules["predictor"] = ActionBlind(g.predictor)
-    latent, _, _ = rollout.run(session)
+    latent, *_ = rollout.run(session)
     for k in latent.rows:
         assert latent.value(k, C.shuffled_actions("jepa")) == latent.value(k, "jepa")
 
 
 def test_linear_dynamics_fed_shuffled_actions_is_the_linear_fit_on_other_actions(tables):
     """The yardstick column: the same ridge rolled out with the shuffled action sequences."""
-    (latent, _, _), session = tables
+    (latent, *_), session = tables
     src, cfg, g = session.sources["jepa"], session.config, session.groups[0]
     target = g.world.get("target_encoder")
     actions = src.batch(cfg.split, 3, cfg.max_samples, cfg.seed)["actions"]

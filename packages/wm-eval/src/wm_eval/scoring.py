@@ -107,6 +107,25 @@ def latent_error(pred: np.ndarray, target: np.ndarray, episodes: np.ndarray) -> 
     return Measurement(m.episodes, m.statistic, Parts.of_windows(per_window, m.episodes, _eov))
 
 
+def latent_spread(target: np.ndarray) -> float:
+    """Mean ``|z − median(z)|`` per dimension of ``[N, D]`` latents: the L1 error of predicting the
+    scored windows' own per-dimension median (the L1 counterpart of the total variance)."""
+    z = np.asarray(target, dtype=np.float64)
+    return float(np.abs(z - np.median(z, axis=0)).sum(axis=1).mean())
+
+
+def latent_abs_error(
+    pred: np.ndarray, target: np.ndarray, episodes: np.ndarray, spread: float
+) -> Measurement:
+    """Mean ``‖ẑ − z‖₁`` over ``spread`` (:func:`latent_spread` of the targets, held fixed: a
+    constant scale, so paired differences between columns are exact)."""
+    pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred: shape {pred.shape} does not match target {target.shape}")
+    errors = np.abs(pred - target).sum(axis=1)
+    return Measurement.mean(errors / (spread if spread > 0 else 1.0), episodes)
+
+
 def _eov(s: np.ndarray) -> np.ndarray:
     """``error_over_variance`` from summed parts ``[err, z (D), z² (D), 1]``."""
     d = (s.shape[-1] - 2) // 2

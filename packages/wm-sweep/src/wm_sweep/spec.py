@@ -308,6 +308,8 @@ class Local:
 NORMALISED_ROWS = (
     "latent_1step_error",
     "latent_rollout_error",
+    "latent_1step_error_l1",
+    "latent_rollout_error_l1",
     "reward_information_auroc",
     "state_probe_mean",
     "action_displacement",

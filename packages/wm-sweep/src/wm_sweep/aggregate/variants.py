@@ -29,6 +29,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("encoder_decoder", "effective_rank_frac", "ED eff. rank / D"),
     ("jepa", "latent_1step_error", "JEPA 1-step latent error"),
     ("jepa", "latent_rollout_error", "JEPA 5-step latent error"),
+    ("jepa", "latent_rollout_error_l1", "JEPA 5-step latent L1"),
     ("jepa", "state_probe_mean", "JEPA state probes"),
     ("jepa", "effective_rank_frac", "JEPA eff. rank / D"),
 )
