@@ -286,7 +286,10 @@ def test_l1_tables_score_every_column_in_the_l1_metric(tables):
         "rollout_latent_l1",
         "rollout_latent_l1_differences",
     )
-    assert latent_l1.columns == latent.columns and list(latent_l1.rows) == list(latent.rows)
+    ridge_columns = [C.linear_ridge(run) for run in ("jepa", "encoder_decoder")]
+    assert [c for c in latent_l1.columns if c not in ridge_columns] == latent.columns
+    assert set(ridge_columns) <= set(latent_l1.baselines)
+    assert list(latent_l1.rows) == list(latent.rows)
     src, cfg = session.sources["jepa"], session.config
     target = session.groups[0].world.get("target_encoder")
     z0, z2 = (session.latents(target, src, "test", 3, cfg.max_samples, k) for k in (0, 2))
@@ -298,11 +301,20 @@ def test_l1_tables_score_every_column_in_the_l1_metric(tables):
     assert linear.loss == "absolute"
     train = session.latents(target, src, "train", 1, cfg.probe_train_samples, 0)
     np.testing.assert_allclose(median, np.median(train, axis=0))
-    for k in latent_l1.rows:  # every figure, and each difference is run minus baseline
-        column = rollout.difference_column("jepa", C.LINEAR_SUFFIX)
-        assert differences_l1.value(k, column) == pytest.approx(
-            latent_l1.value(k, "jepa") - latent_l1.value(k, C.linear_dynamics("jepa"))
-        )
+    ridge, _ = rollout.fit_linear_dynamics(session, target, src)
+    actions = src.batch(cfg.split, 3, cfg.max_samples, cfg.seed)["actions"].numpy()
+    ridge_z2 = open_loop(ridge, z0, actions)[1]  # the squared table's fit, scored in L1
+    assert latent_l1.value("k=2", C.linear_ridge("jepa")) == pytest.approx(
+        np.abs(ridge_z2 - z2).sum(axis=1).mean() / spread
+    )
+    for k in latent_l1.rows:  # each difference is run minus baseline, both linear fits
+        for suffix, base in (
+            (C.LINEAR_SUFFIX, C.linear_dynamics("jepa")),
+            (C.LINEAR_RIDGE_SUFFIX, C.linear_ridge("jepa")),
+        ):
+            assert differences_l1.value(
+                k, rollout.difference_column("jepa", suffix)
+            ) == pytest.approx(latent_l1.value(k, "jepa") - latent_l1.value(k, base))
 
 
 def test_pixel_table_protocols_and_baselines(tables):

@@ -15,6 +15,7 @@ MEDIAN_FRAME = "median frame (train)"
 BLUR_FRAME = "blur σ=1 of last frame"
 MEAN_LATENT_SUFFIX = " · mean-latent"
 LINEAR_SUFFIX = " · linear dynamics"
+LINEAR_RIDGE_SUFFIX = " · linear dynamics (ridge)"
 SHUFFLED_SUFFIX = " · shuffled actions"
 LINEAR_SHUFFLED_SUFFIX = " · linear dynamics, shuffled actions"
 RANDOM_INIT = "random-init"
@@ -46,6 +47,12 @@ def mean_latent(run: str) -> str:
 def linear_dynamics(run: str) -> str:
     """The ridge z -> z' (per action) dynamics baseline column of one run."""
     return f"{run}{LINEAR_SUFFIX}"
+
+
+def linear_ridge(run: str) -> str:
+    """The ridge dynamics beside the L1-fit one in tables scored in L1: whichever of the two
+    fits scores better there is the linear baseline to beat."""
+    return f"{run}{LINEAR_RIDGE_SUFFIX}"
 
 
 def shuffled_actions(run: str) -> str:
