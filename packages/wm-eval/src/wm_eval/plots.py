@@ -12,6 +12,8 @@ import imageio.v2 as imageio
 import matplotlib.pyplot as plt
 import numpy as np
 
+LEGEND_INSIDE_AT_MOST = 6  # more curves than this: the legend goes beside the axes
+
 
 def line_plot(
     curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
@@ -27,7 +29,8 @@ def line_plot(
     """One line per model; baselines dashed, in the colour of the model they belong to
     (``"<model> · <baseline>"``), one marker per kind of baseline."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    outside = len(curves) > LEGEND_INSIDE_AT_MOST  # a legend that would hide the lines
+    fig, ax = plt.subplots(figsize=(6, max(4.0, 0.18 * len(curves))) if outside else (6, 4))
     colours: dict[str, str] = {}
     markers: dict[str, str] = {"": "o"}
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -44,9 +47,13 @@ def line_plot(
         ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    if outside:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+    else:
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
