@@ -20,3 +20,11 @@ python tools/plot_curves.py --out results/ablation-50k/horizon/plots/curves_jepa
 wm-train --gin configs/jepa.gin "${recipe[@]}" --bind "EPOCHS = 16" --bind "RUN_DIR = 'runs/screen4/jepa_K5_E16'"
 wm-eval --gin configs/eval.gin --run results/ablation-50k/budget/runs/jepa_E16 --run runs/screen4/jepa_K5_E16 \
   --probe rollout --probe action --probe state --out runs/screen4/eval_K5_E16
+# both 16-epoch JEPAs scored in squared error and in L1 (rollout_latent_l1), beside the
+# recipe's encoder-decoder; the 5-step run exported weights-only to runs/jepa_K5_E16
+# (report_l1_16_epochs.md was made from runs/screen4/jepa_K5_E16 before its export)
+python tools/export_result.py --store results/cpu-50k-e20-heldout/store --store-committed \
+  --out results/ablation-50k/horizon runs/screen4/jepa_K5_E16
+wm-eval --gin configs/eval.gin --run results/ablation-50k/budget/runs/jepa_E16 \
+  --run results/ablation-50k/horizon/runs/jepa_K5_E16 --run results/cpu-50k-recipe-16/runs/encoder_decoder \
+  --probe rollout --out runs/l1/eval_E16
