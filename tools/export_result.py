@@ -19,6 +19,7 @@ keep one copy.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import sys
@@ -79,7 +80,7 @@ def frozen_copies(run: Path, manifest: RunManifest, modules: dict[str, nn.Module
     if not manifest.init_from:
         return []
     _, source_best = resolve_init_from(manifest.init_from, base=run)
-    source = wm_models.load_modules(source_best)
+    source = _source_modules(Path(source_best).resolve())
     return [
         role
         for role, record in manifest.modules.items()
@@ -88,6 +89,12 @@ def frozen_copies(run: Path, manifest: RunManifest, modules: dict[str, nn.Module
         and role in source
         and _same_weights(modules[role], source[role])
     ]
+
+
+@functools.lru_cache(maxsize=4)
+def _source_modules(checkpoint: Path) -> dict[str, nn.Module]:
+    """A source run's modules, read once for all the runs derived from it."""
+    return dict(wm_models.load_modules(checkpoint))
 
 
 def _same_weights(a: nn.Module, b: nn.Module) -> bool:
