@@ -28,3 +28,18 @@ python tools/export_result.py --store results/cpu-50k-e20-heldout/store --store-
 wm-eval --gin configs/eval.gin --run results/ablation-50k/budget/runs/jepa_E16 \
   --run results/ablation-50k/horizon/runs/jepa_K5_E16 --run results/cpu-50k-recipe-16/runs/encoder_decoder \
   --probe rollout --out runs/l1/eval_E16
+# a second training seed of both 16-epoch JEPAs (SEED = 1: initialisation and batch order; same
+# store, split and test windows), each evaluated beside its seed-0 twin
+for steps in 3 5; do
+  overlay=(); [ "$steps" = 5 ] && overlay=(--gin configs/ablations/jepa_k5.gin)
+  wm-train --gin configs/jepa.gin "${recipe[@]:0:4}" "${overlay[@]}" --bind "EPOCHS = 16" --bind "SEED = 1" \
+    --bind "RUN_DIR = 'runs/seed1/jepa_K${steps}_E16_s1'"
+done
+wm-eval --gin configs/eval.gin --run results/ablation-50k/budget/runs/jepa_E16 --run runs/seed1/jepa_K3_E16_s1 \
+  --probe rollout --probe state --out runs/seed1/eval_K3
+wm-eval --gin configs/eval.gin --run results/ablation-50k/horizon/runs/jepa_K5_E16 --run runs/seed1/jepa_K5_E16_s1 \
+  --probe rollout --probe state --out runs/seed1/eval_K5
+python tools/export_result.py --store results/cpu-50k-e20-heldout/store --store-committed \
+  --out results/ablation-50k/horizon runs/seed1/jepa_K3_E16_s1 runs/seed1/jepa_K5_E16_s1
+python tools/plot_curves.py --out results/ablation-50k/horizon/plots/curves_jepa_16_epochs_seeds.png \
+  --title "JEPA, 3-step targets, 16 epochs, seeds 0 and 1" results/ablation-50k/budget/runs/jepa_E16 runs/seed1/jepa_K3_E16_s1
