@@ -157,3 +157,19 @@ def test_provenance_outside_a_checkout_and_its_markdown(tmp_path, source):
     broken = DataSource(("/nonexistent/store.h5",), context=CONTEXT)
     prov = collect([(["x"], broken)], {})
     assert "error" in prov["stores"][0] and "unreadable" in provenance_markdown(prov)
+
+
+def test_a_copied_store_is_the_same_store(store, tmp_path):
+    """Runs that read a store and its copy share one source: its windows and its baselines are
+    computed once, and no column says "store 2" for the same data."""
+    copy = tmp_path / "copy.h5"
+    shutil.copy2(store, copy)
+    original = DataSource(paths=(str(store),), context=CONTEXT)
+    copied = DataSource(paths=(str(copy),), context=CONTEXT)
+    assert original.key != copied.key
+    assert original.shared_key == copied.shared_key
+    assert original.content_digest() == store_identity(original)["digest"]
+    other_split = DataSource(paths=(str(store),), context=CONTEXT, test_fraction=0.3)
+    assert other_split.shared_key != original.shared_key
+    missing = DataSource(paths=(str(tmp_path / "missing.h5"),), context=CONTEXT)
+    assert missing.shared_key[0] == missing.paths  # unreadable: the paths, the error later

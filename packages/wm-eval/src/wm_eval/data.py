@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from wm_data import WindowDataset, open_store
+from wm_data import StoreError, WindowDataset, open_store
 from wm_data.dataset import SPLITS, split_episodes
 from wm_eval.runs import RunInfo
 
@@ -43,6 +45,19 @@ def per_episode(episodes: np.ndarray, per_episode: int) -> np.ndarray:
         for s, c in zip(starts, counts, strict=True)
     ]
     return np.sort(np.concatenate(picks)) if picks else np.zeros(0, dtype=np.int64)
+
+
+def plain(value: Any) -> Any:
+    """Metadata values as JSON-able plain types (numpy scalars and arrays included)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
 
 
 @dataclass
@@ -116,6 +131,24 @@ class DataSource:
     @property
     def has_ram(self) -> bool:
         return bool(self.metadata.get("has_ram", False))
+
+    def content_digest(self) -> str:
+        """sha256 of the episodes table and the metadata: the same for a store and its copy."""
+        digest = hashlib.sha256(self.episodes.tobytes())
+        meta = json.dumps(plain(dict(self.metadata)), sort_keys=True, default=str)
+        digest.update(meta.encode())
+        return f"sha256:{digest.hexdigest()}"
+
+    @property
+    def shared_key(self) -> tuple:
+        """What makes two runs' stores one: the same content (a store copied elsewhere counts
+        as the same store) and the same split settings; the paths when the store cannot be
+        read (the error then surfaces where the store is first used)."""
+        try:
+            content: Any = self.content_digest()
+        except (OSError, ValueError, StoreError):
+            content = self.paths
+        return (content, *self.key[1:])
 
     def split_episodes(self) -> dict[str, np.ndarray]:
         """Store episode positions of each split, as ``WindowDataset`` assigns them."""

@@ -98,7 +98,7 @@ def load_runs(
             report.notes.append(f"{label}: {exc}; its columns show n/a.")
             sources[label] = None
             continue
-        sources[label] = shared.setdefault(src.key, src)
+        sources[label] = shared.setdefault(src.shared_key, src)
         if src.predates_test_split:
             report.notes.append(
                 f"{label} predates the held-out test split: its run.json records no "

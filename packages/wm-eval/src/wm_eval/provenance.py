@@ -8,8 +8,6 @@ is added or a store rewritten), never a hash of all frames.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import subprocess
 from collections.abc import Iterable
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wm_data import StoreError
+from wm_eval.data import plain
 
 if TYPE_CHECKING:
     from wm_eval.data import DataSource
@@ -66,30 +65,15 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def _plain(value: Any) -> Any:
-    """Metadata values as JSON-able plain types (numpy scalars and arrays included)."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def store_identity(source: DataSource) -> dict[str, Any]:
     """Paths, sizes, a digest of the episodes table and metadata, and the store's summary."""
     episodes = source.episodes
-    meta = _plain(dict(source.metadata))
-    digest = hashlib.sha256(episodes.tobytes())
-    digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
+    meta = plain(dict(source.metadata))
     paths = [Path(p) for p in source.paths]
     return {
         "paths": [str(p) for p in paths],
         "sizes": [p.stat().st_size if p.is_file() else None for p in paths],
-        "digest": f"sha256:{digest.hexdigest()}",
+        "digest": source.content_digest(),
         "env_id": meta.get("env_id"),
         "created": meta.get("created"),
         "episodes": len(episodes),
