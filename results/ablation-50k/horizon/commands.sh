@@ -43,3 +43,5 @@ python tools/export_result.py --store results/cpu-50k-e20-heldout/store --store-
   --out results/ablation-50k/horizon runs/seed1/jepa_K3_E16_s1 runs/seed1/jepa_K5_E16_s1
 python tools/plot_curves.py --out results/ablation-50k/horizon/plots/curves_jepa_16_epochs_seeds.png \
   --title "JEPA, 3-step targets, 16 epochs, seeds 0 and 1" results/ablation-50k/budget/runs/jepa_E16 runs/seed1/jepa_K3_E16_s1
+python tools/plot_curves.py --out results/ablation-50k/horizon/plots/curves_jepa_k5_16_epochs_seeds.png \
+  --title "JEPA, 5-step targets, 16 epochs, seeds 0 and 1" results/ablation-50k/horizon/runs/jepa_K5_E16 runs/seed1/jepa_K5_E16_s1
