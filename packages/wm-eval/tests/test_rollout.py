@@ -287,7 +287,12 @@ def test_l1_tables_score_every_column_in_the_l1_metric(tables):
         "rollout_latent_l1_differences",
     )
     ridge_columns = [C.linear_ridge(run) for run in ("jepa", "encoder_decoder")]
-    assert [c for c in latent_l1.columns if c not in ridge_columns] == latent.columns
+    as_squared = [
+        c.replace(C.MEDIAN_LATENT_SUFFIX, C.MEAN_LATENT_SUFFIX)
+        for c in latent_l1.columns
+        if c not in ridge_columns
+    ]
+    assert as_squared == latent.columns
     assert set(ridge_columns) <= set(latent_l1.baselines)
     assert list(latent_l1.rows) == list(latent.rows)
     src, cfg = session.sources["jepa"], session.config
@@ -298,6 +303,11 @@ def test_l1_tables_score_every_column_in_the_l1_metric(tables):
         np.abs(z0 - z2).sum(axis=1).mean() / spread
     )
     linear, median = rollout.fit_linear_dynamics(session, target, src, "absolute")
+    z1 = session.latents(target, src, "test", 3, cfg.max_samples, 1)
+    spread1 = np.abs(z1 - np.median(z1, axis=0)).sum(axis=1).mean()
+    assert latent_l1.value("k=1", C.median_latent("jepa")) == pytest.approx(
+        np.abs(median - z1).sum(axis=1).mean() / spread1
+    )
     assert linear.loss == "absolute"
     train = session.latents(target, src, "train", 1, cfg.probe_train_samples, 0)
     np.testing.assert_allclose(median, np.median(train, axis=0))

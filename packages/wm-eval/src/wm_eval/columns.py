@@ -14,6 +14,7 @@ MEAN_FRAME = "mean frame (train)"
 MEDIAN_FRAME = "median frame (train)"
 BLUR_FRAME = "blur σ=1 of last frame"
 MEAN_LATENT_SUFFIX = " · mean-latent"
+MEDIAN_LATENT_SUFFIX = " · median-latent"
 LINEAR_SUFFIX = " · linear dynamics"
 LINEAR_RIDGE_SUFFIX = " · linear dynamics (ridge)"
 SHUFFLED_SUFFIX = " · shuffled actions"
@@ -42,6 +43,11 @@ def copy_latent(run: str) -> str:
 def mean_latent(run: str) -> str:
     """The train-mean latent baseline column of one run (in that run's latent space)."""
     return f"{run}{MEAN_LATENT_SUFFIX}"
+
+
+def median_latent(run: str) -> str:
+    """The train-median latent baseline column of one run: the constant best in L1."""
+    return f"{run}{MEDIAN_LATENT_SUFFIX}"
 
 
 def linear_dynamics(run: str) -> str:

@@ -103,7 +103,7 @@ ABSOLUTE = LatentScore(
 
 def _table(split: str, horizon: int, score: LatentScore = SQUARED) -> Table:
     constant = "mean" if score.loss == "squared" else "per-dimension median"
-    fit = "ridge" if score.loss == "squared" else "least absolute deviations with the ridge penalty"
+    fit = "ridge" if score.loss == "squared" else "least absolute deviations"
     table = Table(
         score.table,
         f"{score.title} (k = 1..{horizon})",
@@ -183,6 +183,11 @@ def fit_linear_dynamics(
     return session.memo(("linear dynamics", id(target), src.key, loss), fit)
 
 
+def _constant_column(run: str, loss: str) -> str:
+    """The training-split constant latent: the mean for squared error, the median for L1."""
+    return C.mean_latent(run) if loss == "squared" else C.median_latent(run)
+
+
 @dataclass
 class _Rollouts:
     """What every latent table of one run scores: the run's own rollouts (shared by the
@@ -219,7 +224,7 @@ def _predictions(
     columns = {
         g.label: rollouts.own[g.label],
         C.copy_latent(g.label): [z0] * horizon,
-        C.mean_latent(g.label): [np.broadcast_to(constant, z0.shape)] * horizon,
+        _constant_column(g.label, loss): [np.broadcast_to(constant, z0.shape)] * horizon,
         C.linear_dynamics(g.label): open_loop(linear, z0, rollouts.actions),
     }
     if loss != "squared":  # the ridge may roll out better even where it fits worse
@@ -244,7 +249,7 @@ def latent_table(
         names = [
             g.label,
             C.copy_latent(g.label),
-            C.mean_latent(g.label),
+            _constant_column(g.label, score.loss),
             C.linear_dynamics(g.label),
             *([C.linear_ridge(g.label)] if score.loss != "squared" else []),
             C.shuffled_actions(g.label),
