@@ -9,11 +9,13 @@ Layout of one file (a *shard*)::
     /rewards     float32[N_steps]
     /terminated  bool   [N_steps]
     /truncated   bool   [N_steps]
-    /episodes    table  [E]: frame_start, step_start, length, return, seed
+    /episodes    table  [E]: frame_start, step_start, length, return, seed (a chunk per row)
 
 An episode of L steps owns L+1 frames. Each episode is written whole and the file flushed; the
 episode table row goes in last, so rows beyond the table are leftovers of an interrupted write:
-readers ignore them and a writer reopening the file trims them.
+readers ignore them and a writer reopening the file trims them. No append rewrites a chunk
+that holds a committed episode or table row, and a table row torn by a killed writer costs
+only its own episode (:mod:`~wm_data.store.table`).
 
 Stores written before Zstandard became the default are gzip-1 and read as before; the filter a
 file uses is in its ``compression`` attribute (:mod:`~wm_data.store.filters`).
@@ -21,6 +23,7 @@ file uses is in its ``compression`` attribute (:mod:`~wm_data.store.filters`).
 The modules: :mod:`~wm_data.store.schema` (format, version, metadata fields and their checks),
 :mod:`~wm_data.store.filters` (compression filters and whether this Python can decode them),
 :mod:`~wm_data.store.h5file` (opening, the writer lock, SWMR repair),
+:mod:`~wm_data.store.table` (the episode table and its recovery after a killed writer),
 :mod:`~wm_data.store.writer` and :mod:`~wm_data.store.reader`. Import from here.
 """
 

@@ -154,7 +154,8 @@ def create_layout(
     compression_opts: int | None,
 ) -> None:
     """Write the header and metadata and create the empty, growable datasets of a new store."""
-    from wm_data.store.filters import CHECKSUM, dataset_options, ram_options
+    from wm_data.store.filters import dataset_options, ram_options
+    from wm_data.store.table import create_table
 
     comp = dataset_options(compression, compression_opts)
     compressed = "compression" in comp
@@ -192,9 +193,7 @@ def create_layout(
             shuffle=compressed and np.dtype(dtype).itemsize > 1,
             **comp,
         )
-    f.create_dataset(
-        "episodes", shape=(0,), maxshape=(None,), dtype=EPISODE_DTYPE, chunks=(256,), **CHECKSUM
-    )
+    create_table(f)
 
 
 def _check_version(path: Path, f: h5py.File) -> None:
@@ -237,14 +236,17 @@ def _check_coverage(path: Path, f: h5py.File, episodes: np.ndarray) -> None:
 
 
 def validate_layout(path: Path, f: h5py.File) -> tuple[dict[str, Any], np.ndarray]:
-    """Check format, version and datasets; return metadata and the episode table."""
+    """Check format, version and datasets; return metadata and the committed episode table
+    (read past a last chunk a killed writer left failing its checksum)."""
+    from wm_data.store.table import read_table
+
     _check_version(path, f)
     try:
         metadata = read_attrs(f)
         for name in ("frames", "episodes", *STEP_COLUMNS):
             if name not in f:
                 raise StoreError(f"{path}: store is missing dataset /{name} (corrupt store)")
-        episodes = f["episodes"][()]
+        episodes = read_table(path, f)
         if metadata.get("has_ram") and "ram" not in f:
             raise StoreError(f"{path}: metadata has_ram=True but /ram is missing (corrupt store)")
     except (OSError, KeyError, RuntimeError, ValueError) as exc:

@@ -30,14 +30,16 @@ from wm_data.store.schema import (
     read_attrs,
     validate_layout,
 )
+from wm_data.store.table import repair_table
 
 
 class ReplayWriter:
     """Append whole episodes to one store file (a shard).
 
-    Every episode starts on a chunk boundary of every dataset, so writing an episode never
-    rewrites a compressed chunk that holds earlier episodes: a process killed mid-write leaves
-    the episodes the table lists intact. (The padding rows are never written and cost almost
+    Every episode starts on a chunk boundary of every dataset, and every row of the episode
+    table has a chunk of its own, so writing an episode never rewrites a chunk that holds
+    earlier episodes: a process killed mid-write leaves the episodes the table lists intact
+    (:mod:`~wm_data.store.table`). (The padding rows are never written and cost almost
     nothing; readers follow ``frame_start``/``step_start``.)
 
     New files compress with ``compression`` (``"zstd"``, ``"lz4"``, ``"gzip"``, ``"lzf"`` or
@@ -133,6 +135,7 @@ class ReplayWriter:
         else:
             n_frames = n_steps = 0
         f = self._file
+        repair_table(f, episodes)
         for name in ("frames", "ram"):
             if name in f and f[name].shape[0] != n_frames:
                 f[name].resize(n_frames, axis=0)
