@@ -4,6 +4,7 @@ chunk keeps every committed row (the file states a SIGKILL during ``write`` can 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import h5py
@@ -12,6 +13,8 @@ import pytest
 
 from wm_data.store import EPISODE_DTYPE, StoreError, open_store
 from wm_data.store import table as table_module
+
+PAGE = 4096
 
 
 def chunk_bytes(path: Path) -> dict[tuple[str, int], tuple[int, bytes]]:
@@ -108,3 +111,44 @@ def test_a_torn_rewrite_of_a_shared_table_chunk_keeps_every_committed_row(
     with h5py.File(path, "r") as f:
         assert f["episodes"]["length"][()].tolist() == [3, 4, 5, 6, 2]
     assert episodes_of(path)[:3] == committed
+
+
+class RecordingFile(io.FileIO):
+    """A file whose every write is recorded as (offset, size): HDF5's fileobj driver issues
+    the same write requests its default driver turns into one ``pwrite`` each."""
+
+    writes: list[tuple[int, int]]
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self.writes.append((self.tell(), len(memoryview(data))))
+        return super().write(data)
+
+
+def test_an_append_rewrites_no_small_metadata_across_a_page_boundary(
+    tmp_path: Path, write_store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGKILL can stop a write only between two memory pages. Every write of an append
+    that fits in a page (the chunk indexes and object headers HDF5 rewrites in place) lies
+    inside one 4 KiB page of the file, so a killed writer cannot tear committed metadata."""
+    path = write_store(tmp_path / "s.h5", [300] * 12)
+    with h5py.File(path, "r") as f:
+        strategy, _persist, _threshold = f.id.get_create_plist().get_file_space_strategy()
+        assert strategy == h5py.h5f.FSPACE_STRATEGY_PAGE
+    writes: list[tuple[int, int]] = []
+    real_file = h5py.File
+
+    def recording(name, mode="r", **kwargs):
+        if Path(name) == path and mode == "r+":
+            handle = RecordingFile(path, "r+")
+            handle.writes = writes
+            return real_file(handle, mode, **kwargs)
+        return real_file(name, mode, **kwargs)
+
+    monkeypatch.setattr(h5py, "File", recording)
+    write_store(path, [300, 5, 7] * 4, episode_offset=12)
+    monkeypatch.undo()
+    small = [(offset, size) for offset, size in writes if size <= PAGE]
+    assert len(small) > 50  # the appends rewrote indexes and headers many times
+    crossing = [(o, s) for o, s in small if o // PAGE != (o + s - 1) // PAGE]
+    assert not crossing, f"writes across a page boundary: {crossing[:5]}"
+    assert len(episodes_of(path)) == 24

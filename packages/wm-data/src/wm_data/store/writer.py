@@ -32,6 +32,19 @@ from wm_data.store.schema import (
 )
 from wm_data.store.table import repair_table
 
+#: How a new store file allocates space. Paged: HDF5 places every piece of metadata smaller
+#: than a page inside one 4 KiB page, so the metadata an append rewrites in place (the chunk
+#: indexes, the object headers) is written by one single-page write, which a killed process
+#: completes or never starts; the kernel can stop a write between two pages only. Freed space
+#: is not tracked (the threshold), hence never reused, so a crash cannot leave the last flushed
+#: metadata pointing at bytes overwritten since.
+FILE_SPACE: dict[str, Any] = {
+    "fs_strategy": "page",
+    "fs_page_size": 4096,
+    "fs_persist": False,
+    "fs_threshold": 2**40,
+}
+
 
 class ReplayWriter:
     """Append whole episodes to one store file (a shard).
@@ -110,10 +123,9 @@ class ReplayWriter:
             self.metadata = stored
             self._trim(episodes)
         else:
-            # Freed file space is never reused, so a crash cannot leave the last flushed
-            # metadata pointing at bytes overwritten since.
+
             def create(tmp: Path) -> None:
-                with h5py.File(tmp, "w", libver="latest", fs_strategy="aggregate") as f:
+                with h5py.File(tmp, "w", libver="latest", **FILE_SPACE) as f:
                     create_layout(f, metadata, chunk_frames, compression, compression_opts)
 
             atomic_write(self.path, create, to_path=True)
