@@ -45,3 +45,13 @@ python tools/plot_curves.py --out results/ablation-50k/horizon/plots/curves_jepa
   --title "JEPA, 3-step targets, 16 epochs, seeds 0 and 1" results/ablation-50k/budget/runs/jepa_E16 runs/seed1/jepa_K3_E16_s1
 python tools/plot_curves.py --out results/ablation-50k/horizon/plots/curves_jepa_k5_16_epochs_seeds.png \
   --title "JEPA, 5-step targets, 16 epochs, seeds 0 and 1" results/ablation-50k/horizon/runs/jepa_K5_E16 runs/seed1/jepa_K5_E16_s1
+# 5-step targets with inverse dynamics 0.1 and FiLM action conditioning (the levers that made the
+# 3-step JEPA's 1-step error beat linear dynamics at 8 epochs, ../action), 8 epochs, evaluated
+# beside the 5-step JEPA at 8 epochs (the same without the two levers) and at 16 epochs
+wm-train --gin configs/jepa.gin "${recipe[@]}" --gin configs/ablations/inverse_dynamics.gin \
+  --gin configs/ablations/film_predictor.gin --bind "EPOCHS = 8" --bind "RUN_DIR = 'runs/screen5/jepa_K5_G8'"
+wm-eval --gin configs/eval.gin --run runs/screen4/jepa_K5_E8 --run runs/screen5/jepa_K5_G8 \
+  --run results/ablation-50k/horizon/runs/jepa_K5_E16 --probe rollout --probe action --probe state \
+  --out runs/screen5/eval_K5_G8
+python tools/plot_curves.py --out results/ablation-50k/horizon/plots/curves_jepa_K5_G8.png \
+  --title "JEPA, 5-step targets + inverse dynamics + FiLM, 8 epochs" runs/screen5/jepa_K5_G8 runs/screen4/jepa_K5_E8
