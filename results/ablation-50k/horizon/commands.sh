@@ -55,3 +55,14 @@ wm-eval --gin configs/eval.gin --run runs/screen4/jepa_K5_E8 --run runs/screen5/
   --out runs/screen5/eval_K5_G8
 python tools/plot_curves.py --out results/ablation-50k/horizon/plots/curves_jepa_K5_G8.png \
   --title "JEPA, 5-step targets + inverse dynamics + FiLM, 8 epochs" runs/screen5/jepa_K5_G8 runs/screen4/jepa_K5_E8
+# the 5-step JEPA at 8 epochs, seed 1, evaluated beside seed 0 (exported to runs/jepa_K5_E8)
+python tools/export_result.py --store results/cpu-50k-e20-heldout/store --store-committed \
+  --out results/ablation-50k/horizon runs/screen4/jepa_K5_E8
+OMP_NUM_THREADS=2 wm-train --gin configs/jepa.gin "${recipe[@]}" --bind "EPOCHS = 8" --bind "SEED = 1" \
+  --bind "RUN_DIR = 'runs/seed1/jepa_K5_E8_s1'"
+OMP_NUM_THREADS=2 wm-eval --gin configs/eval.gin --run results/ablation-50k/horizon/runs/jepa_K5_E8 \
+  --run runs/seed1/jepa_K5_E8_s1 --probe rollout --probe state --out runs/seed1/eval_K5_E8
+python tools/export_result.py --store results/cpu-50k-e20-heldout/store --store-committed \
+  --out results/ablation-50k/horizon runs/seed1/jepa_K5_E8_s1
+python tools/plot_curves.py --out results/ablation-50k/horizon/plots/curves_jepa_k5_8_epochs_seeds.png \
+  --title "JEPA, 5-step targets, 8 epochs, seeds 0 and 1" runs/screen4/jepa_K5_E8 runs/seed1/jepa_K5_E8_s1
