@@ -20,11 +20,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from wm_data.store.filters import CHECKSUM, CHECKSUM_FILTER, dataset_filters
 from wm_data.store.schema import EPISODE_DTYPE, STEP_COLUMNS, StoreError
 
 #: Rows per chunk of a new store's episode table: one, so no append rewrites a committed row.
 TABLE_CHUNK_ROWS = 1
-_FLETCHER32 = 3
 
 
 def create_table(f: h5py.File) -> h5py.Dataset:
@@ -35,7 +35,7 @@ def create_table(f: h5py.File) -> h5py.Dataset:
         maxshape=(None,),
         dtype=EPISODE_DTYPE,
         chunks=(TABLE_CHUNK_ROWS,),
-        fletcher32=True,
+        **CHECKSUM,
     )
 
 
@@ -63,9 +63,8 @@ def read_table(path: Path, f: h5py.File) -> np.ndarray:
 
 def _raw_rows(path: Path, ds: h5py.Dataset, start: int, stop: int, failure: str) -> np.ndarray:
     """Rows ``start:stop`` of one chunk read without its filters (only a checksum allowed)."""
-    plist = ds.id.get_create_plist()
-    codes = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
-    if codes not in ([], [_FLETCHER32]):
+    codes = [code for code, _name in dataset_filters(ds)]
+    if codes not in ([], [CHECKSUM_FILTER]):
         raise StoreError(f"{path}: the episode table is corrupt ({failure})")
     try:
         _mask, raw = ds.id.read_direct_chunk((start,))
@@ -113,7 +112,7 @@ def repair_table(f: h5py.File, rows: np.ndarray) -> None:
     if len(rows) and not _reads(ds, start):
         chunk = np.zeros(rows_per_chunk, EPISODE_DTYPE)
         chunk[: len(rows) - start] = rows[start:]
-        skip_all = (1 << ds.id.get_create_plist().get_nfilters()) - 1
+        skip_all = (1 << len(dataset_filters(ds))) - 1
         ds.id.write_direct_chunk((start,), chunk.tobytes(), filter_mask=skip_all)
         del ds  # an open dataset keeps the chunk's old filter mask: open it afresh
         ds = f["episodes"]
