@@ -9,8 +9,9 @@ is shared); the ratio is the median of the per-pair ratios and the pair shown is
   preprocessing and random actions, writing nothing (>= 0.8). Both time the stepping loop after
   the envs are built and reset (ours: ``CollectResult.loop_seconds``, which includes writing the
   store and the steps of episodes still in flight at the end, which are discarded).
-- collect_ppo_vs_bare_ale: ours = the same with the PPO policy (SB3 CnnPolicy, batched over half
-  the envs while the emulators step the other half); baseline = the same bare loop (>= 0.6).
+- collect_ppo_vs_bare_ale: ours = the same with the PPO policy (SB3 CnnPolicy, acting on one
+  group of half the envs while the emulators step the other group); baseline = the same bare
+  loop (>= 0.6).
 - collect_ram_vs_bare_gym: ours = default collection (RAM on, so in-process gymnasium envs);
   baseline = a bare loop over the same ``make_env`` envs reading RAM each step (>= 0.8).
 - bytes_vs_raw_uint8: ours = store bytes on disk per transition (default settings; frames, RAM,

@@ -8,6 +8,18 @@ set -euo pipefail
 mkdir -p data
 [ -d data/assault ] || cp -r results/cpu-50k-e20-heldout/store data/assault
 
+# 0. on a fresh checkout, put the evaluated variants' committed records back in the sweep's
+#    layout: the sweep skips a variant whose runs are finished and whose report exists
+for dir in results/ablation-50k/variants/*/; do
+  variant=$(basename "$dir"); eval_dir=runs/sweeps/ablation/eval/assault/$variant/seed0
+  [ -f "$eval_dir/report.json" ] && continue
+  mkdir -p "$eval_dir"; cp "$dir/report.md" "$dir/report.json" "$eval_dir/"
+  for run in encoder_decoder jepa; do
+    mkdir -p "runs/sweeps/ablation/runs/assault/$variant/seed0/$run"
+    cp "$dir/$run/"* "runs/sweeps/ablation/runs/assault/$variant/seed0/$run/"
+  done
+done
+
 # 1. the sweep (2 local jobs on 2 cores; rerun the same command to continue after a stop)
 OMP_NUM_THREADS=1 wm-sweep --gin configs/sweeps/ablation.gin
 

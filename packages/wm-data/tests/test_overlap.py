@@ -1,7 +1,8 @@
-"""The native collection loop overlaps the policy with the emulators (two half batches in
-flight, ale-py's send/recv). Whatever env a half batch holds, each stored action must be the one
-that produced the stored next frame: replaying the recorded actions in a fresh, identically
-seeded emulator reproduces every frame, reward and episode end of the store."""
+"""The native collection loop overlaps the policy with the emulators (two groups of envs, each
+a native vector env stepped with ale-py's send/recv, in turn). Whatever env a group holds, each
+stored action must be the one that produced the stored next frame: replaying the recorded
+actions in a fresh, identically seeded emulator reproduces every frame, reward and episode end
+of the store."""
 
 from __future__ import annotations
 

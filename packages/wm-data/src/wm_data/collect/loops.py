@@ -4,6 +4,7 @@ and ale-py's native vector env (faster, no RAM)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -255,11 +256,13 @@ def _run_native(
     on_episode: EpisodeCallback | None,
     emulator_threads: int = 0,
 ) -> float:
-    # Two half batches in flight: the emulator threads step one while the policy runs on the
-    # other (ale-py's async mode returns whichever envs are ready, named in info["env_id"]).
-    batch = num_envs // 2 if num_envs >= 4 else num_envs
-    venv = make_native_vec_env(spec, num_envs, batch_size=batch, num_threads=emulator_threads)
-    raw, to_cf = venv.env, venv.observations
+    # Two groups of envs, each its own native vector env, stepped in turn: while the emulator
+    # threads step one group, the policy acts on the other's frames. On 2 cores this keeps
+    # both busy better than ale-py's async half batches (see benchmarks/NOTES.md).
+    sizes = [num_envs // 2, num_envs - num_envs // 2] if num_envs >= 2 else [num_envs]
+    offsets = [0, sizes[0]][: len(sizes)]
+    threads = max(1, (emulator_threads or os.cpu_count() or 1) // len(sizes))
+    groups = [make_native_vec_env(spec, n, num_threads=threads) for n in sizes]
     c = spec.channels
     # Env i is seeded with base + i once; the table records the seed of the env that played it.
     base = episode_seed(seed, shard, gate.writer.num_episodes) % (2**31 - num_envs)
@@ -268,41 +271,55 @@ def _run_native(
     fresh = [True] * num_envs  # the next observation of env i starts an episode
     active = [False] * num_envs  # env i plays an episode that may be stored
     last_action = [0] * num_envs
+    stepping = [False] * len(groups)  # group g has actions sent and its step not received
 
     def in_flight() -> list[int]:
         return [len(buffers[i].actions) for i in range(num_envs) if active[i]]
 
+    def record(off: int, obs: np.ndarray, rewards: list, terms: list, truncs: list) -> bool:
+        """Store group frames; True once the gate ends the shard."""
+        for j in range(len(obs)):
+            i = off + j
+            if fresh[i]:  # first frame after a reset (autoreset: the step's action is moot)
+                fresh[i] = False
+                active[i] = gate.may_start(in_flight())
+                if active[i]:
+                    buffers[i].start(obs[j, -c:], None, base + i)
+                continue
+            fresh[i] = terms[j] or truncs[j]
+            if not active[i]:  # an episode begun past the target: played, never stored
+                continue
+            buffers[i].add(obs[j, -c:], None, last_action[i], rewards[j], terms[j], truncs[j])
+            if fresh[i]:
+                active[i] = False
+                gate.end_episode(buffers[i], on_episode)
+                if gate.done:
+                    gate.discard(in_flight())
+                    return True
+        return not any(active) and not gate.may_start([])
+
     try:
-        obs, info = raw.reset(seed=base)
-        rewards, terms, truncs = [0.0] * len(obs), [False] * len(obs), [False] * len(obs)
+        steps = []
+        for venv, off, n in zip(groups, offsets, sizes, strict=True):
+            obs, _ = venv.env.reset(seed=base + off)
+            steps.append((obs, [0.0] * n, [False] * n, [False] * n))
         t0 = time.perf_counter()
         while True:
-            obs = to_cf(obs)
-            ids = info["env_id"]
-            for j, i in enumerate(ids.tolist()):
-                if fresh[i]:  # first frame after a reset (autoreset: the step's action is moot)
-                    fresh[i] = False
-                    active[i] = gate.may_start(in_flight())
-                    if active[i]:
-                        buffers[i].start(obs[j, -c:], None, base + i)
-                    continue
-                fresh[i] = terms[j] or truncs[j]
-                if not active[i]:  # an episode begun past the target: played, never stored
-                    continue
-                buffers[i].add(obs[j, -c:], None, last_action[i], rewards[j], terms[j], truncs[j])
-                if fresh[i]:
-                    active[i] = False
-                    gate.end_episode(buffers[i], on_episode)
-                    if gate.done:
-                        gate.discard(in_flight())
-                        return time.perf_counter() - t0
-            if not any(active) and not gate.may_start([]):
-                return time.perf_counter() - t0
-            actions = policy.act(obs)
-            for i, a in zip(ids.tolist(), actions.tolist(), strict=True):
-                last_action[i] = a
-            raw.send(actions)
-            obs, rew, term, trunc, info = raw.recv()
-            rewards, terms, truncs = rew.tolist(), term.tolist(), trunc.tolist()
+            for g, (venv, off) in enumerate(zip(groups, offsets, strict=True)):
+                if stepping[g]:
+                    obs, rew, term, trunc, _ = venv.env.recv()
+                    stepping[g] = False
+                    steps[g] = (obs, rew.tolist(), term.tolist(), trunc.tolist())
+                obs, rewards, terms, truncs = steps[g]
+                obs = venv.observations(obs)
+                if record(off, obs, rewards, terms, truncs):
+                    return time.perf_counter() - t0
+                actions = policy.act(obs)
+                last_action[off : off + len(obs)] = actions.tolist()
+                venv.env.send(actions)
+                stepping[g] = True
     finally:
-        venv.close()
+        for venv, busy in zip(groups, stepping, strict=True):
+            if busy:
+                venv.env.recv()
+            venv.close()

@@ -63,9 +63,9 @@ def _single_torch_thread(active: bool) -> Iterator[None]:
     """Small-batch CPU inference runs fastest on one thread; more contend with the emulators.
 
     The emulator threads take every core: the native loop overlaps the policy's forward pass
-    on one half batch with the emulators stepping the other, and the OS shares the cores, so
-    neither waits idle for the other. (A core reserved for a CPU policy capped PPO collection
-    at half the bare emulator's rate on 2 cores.)
+    on one group of envs with the emulators stepping the other group, and the OS shares the
+    cores, so neither waits idle for the other. (A core reserved for a CPU policy capped PPO
+    collection at half the bare emulator's rate on 2 cores.)
     """
     if not active:
         yield
