@@ -12,6 +12,8 @@
   mean of the encoder passes just before and just after it, and the ratio is the median of
   the paired ratios. The per-probe breakdown of that evaluation follows (what ``wm-eval -v``
   logs and ``report.json`` records under ``timings``), with the sample size of every table.
+- A ``NOTE`` line (no target): the same evaluation with the pooled-pixel baselines read from a
+  filled ``EvalConfig.baseline_cache``, as a sweep's later evaluations of one store run.
 
 The store (real ALE, random policy: 40 episodes, as the tiny quickstart collects) and the runs (a
 few wm-train steps) are made here, so the benchmark runs on a fresh machine. Its test split holds
@@ -105,12 +107,17 @@ def make_runs(store: Path, root: Path, epochs: int) -> list[Path]:
     return [jepa, ed]
 
 
-def time_eval(runs: list[Path], out: Path) -> tuple[float, dict]:
-    """Wall time of one evaluation, and its ``report.json`` (timings, tables' sample sizes)."""
+def time_eval(runs: list[Path], out: Path, cache: Path | None = None) -> tuple[float, dict]:
+    """Wall time of one evaluation, and its ``report.json`` (timings, tables' sample sizes).
+
+    ``cache``: the baseline read-outs' folder (``EvalConfig.baseline_cache``), as a sweep sets
+    it; None, as the RATIO is measured: everything is fit.
+    """
     from wm_eval import EvalConfig, evaluate
     from wm_eval.probes import default_probes
 
-    config = EvalConfig(probes=default_probes(), device="cpu")  # every default probe
+    folder = None if cache is None else str(cache)
+    config = EvalConfig(probes=default_probes(), device="cpu", baseline_cache=folder)
     t0 = time.perf_counter()
     evaluate([str(r) for r in runs], out, config)
     seconds = time.perf_counter() - t0
@@ -219,6 +226,18 @@ def main() -> None:
             f"evaluations: {', '.join(f'{t:.1f}s' for t, _ in evals)}; "
             f"encoder passes: {', '.join(f'{t:.2f}s' for t in encodes)}; "
             f"paired ratios: {', '.join(f'{r:.1f}' for r in ratios)}"
+        )
+        # A sweep's later evaluations of one store read the pooled-pixel baselines from its
+        # cache: one evaluation fills it, the next is timed against the passes around it.
+        time_eval(runs, root / "fill", root / "baselines")
+        before = encoder.time()
+        warm, _ = time_eval(runs, root / "warm", root / "baselines")
+        after = encoder.time()
+        print(
+            f"NOTE eval_cached_baselines_vs_encode {warm / ((before + after) / 2):.3g} | "
+            f"{warm:.1f}s wm-eval of the same 2 runs with the pooled-pixel baselines read from "
+            f"EvalConfig.baseline_cache (a sweep's second and later evaluations of a store)",
+            flush=True,
         )
         print(f"per-probe breakdown (median evaluation; test split: {test} episodes):")
         for line in breakdown(report):

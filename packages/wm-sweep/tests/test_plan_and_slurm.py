@@ -74,6 +74,8 @@ def test_commands_bind_store_seed_and_variant_where_used(tmp_path):
     assert 'ENV_ID = "ALE/Assault-v5"' in collect and f'DATA_DIR = "{store}"' in collect
     ev = by_id["eval/assault/vit/seed1"].command
     assert 'EvalConfig.probes = ("rollout",)' in ev
+    shared = str(tmp_path / "s" / ".sweep" / "baselines")  # one store: baselines fit once
+    assert f'EvalConfig.baseline_cache = "{shared}"' in ev
     runs = [ev[i + 1] for i, a in enumerate(ev) if a == "--run"]
     assert [Path(r).name for r in runs] == ["jepa", "encoder_decoder"]
 

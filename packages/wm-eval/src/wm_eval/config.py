@@ -79,6 +79,11 @@ class EvalConfig:
     (16-epoch encoder-decoder, 15 test episodes) its intervals were as wide at 64, 128, 256 and
     512 windows for the trained encoder (width 0.0054 at sigma 0.01 for each), and 1.18x as
     wide at 256 as at 512 for the random-init encoder (1.4x at 128), so 256 it is.
+
+    ``baseline_cache``: a folder where the pooled-pixel read-outs, which depend on the store,
+    split and subsample but not on the runs, are kept between evaluations
+    (``wm_eval.baseline_cache``); a sweep sets it so that its evaluations of one store fit them
+    once. None (the default): every evaluation fits them.
     """
 
     probes: tuple[str, ...] | None = None
@@ -101,6 +106,7 @@ class EvalConfig:
     gif_samples: int = 4
     random_encoder_seed: int = 0
     data_paths: tuple[str, ...] | None = None
+    baseline_cache: str | None = None
 
     def __post_init__(self) -> None:
         from wm_eval.probes import check_probes, default_probes  # the registry imports torch
@@ -136,6 +142,10 @@ class EvalConfig:
         if not all(_is_real(s) and math.isfinite(s) and s >= 0 for s in sigmas):
             raise _refuse("noise_sigmas", sigmas, "must be finite and >= 0")
         self.noise_sigmas = tuple(float(s) for s in sigmas)
+        if self.baseline_cache is not None and (
+            not isinstance(self.baseline_cache, str) or not self.baseline_cache.strip()
+        ):
+            raise _refuse("baseline_cache", self.baseline_cache, "must be a folder path or None")
         if self.data_paths is not None:
             paths = [self.data_paths] if isinstance(self.data_paths, str) else self.data_paths
             if not paths or not all(isinstance(p, (str, os.PathLike)) and str(p) for p in paths):

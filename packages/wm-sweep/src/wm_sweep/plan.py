@@ -11,7 +11,8 @@
 
 Paths under ``Sweep.out``: ``data/<game>`` (stores), ``runs/<game>/<variant>/seed<k>/<objective>``
 (derived runs nest under the run they load, as the workflow configs do), ``eval/...``,
-``aggregate/``, ``logs/<stage>.log``, and ``.sweep/`` (attempt states, submitit folders).
+``aggregate/``, ``logs/<stage>.log``, and ``.sweep/`` (attempt states, submitit folders, and
+``baselines/``: the pooled-pixel read-outs every evaluation of a store shares).
 """
 
 from __future__ import annotations
@@ -186,6 +187,8 @@ class _Builder:
         out = self.out / "eval" / cell["game_slug"] / cell["variant"] / f"seed{cell['seed']}"
         cmd = [*spec.eval_command, "--gin", str(Path(spec.configs) / "eval.gin")]
         binds = list(spec.eval_bind)
+        if not any("EvalConfig.baseline_cache" in b for b in binds):  # fit once per store
+            binds.append(bind("EvalConfig.baseline_cache", str(self.out / ".sweep" / "baselines")))
         if spec.probes is not None:
             binds.append(bind("EvalConfig.probes", tuple(spec.probes)))
         cmd += _bind_args(binds)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
 from wm_eval import columns as C
+from wm_eval.baseline_cache import cached
 from wm_eval.baselines import CopyLatentPredictor
 from wm_eval.data import DataSource
 from wm_eval.loading import Component, ModelGroup, apply_batched
@@ -202,7 +203,8 @@ def _store_baselines(
     y_tr, y = train["rewards"][:, 0].numpy() > 0, scored["rewards"][:, 0].numpy() > 0
     tag = session.store_tag(src)
     pixels = table.add_column(C.PIXELS + tag, baseline=True)
-    score = event_scores(pixel_features(train["frames"]), y_tr, pixel_features(scored["frames"]), y)
+    scores = cached(event_scores, session.config.baseline_cache)  # the same for every run
+    score = scores(pixel_features(train["frames"]), y_tr, pixel_features(scored["frames"]), y)
     _set_scores(table, pixels, y, score, episodes)
     chance = table.add_column(C.CHANCE + tag, baseline=True)
     both = bool(0 < y.sum() < len(y))

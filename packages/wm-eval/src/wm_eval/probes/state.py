@@ -9,6 +9,7 @@ same architecture, the same read-out on pooled pixels, and a constant predictor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
 from wm_eval import columns as C
+from wm_eval.baseline_cache import cached
 from wm_eval.data import DataSource
 from wm_eval.plots import bar_plot
 from wm_eval.probes.ram_maps import CATEGORIES, StateVariable, ram_map
@@ -83,8 +85,10 @@ def predictions(
     x_train: np.ndarray | None,
     x_test: np.ndarray | None,
     n_test: int,
+    fit: Callable[..., np.ndarray] = fit_predict,
 ) -> dict[str, np.ndarray]:
-    """Test predictions per variable (None features: the constant predictor).
+    """Test predictions per variable (None features: the constant predictor; ``fit`` does
+    each read-out, ``fit_predict`` or a memoised copy of it).
 
     Continuous variables defined on the same train rows share one ridge fit (one
     decomposition of the features, an alpha per target); every fit runs side by side with the
@@ -112,7 +116,7 @@ def predictions(
         key = "\n".join(v.name for v in members)
         groups[key] = members
         jobs[key] = (x_train[rows], y, x_test, False)
-    fitted = fit_side_by_side(jobs)
+    fitted = fit_side_by_side(jobs, fit)
     for key, members in groups.items():
         p = fitted.pop(key).reshape(n_test, -1)
         preds.update({v.name: p[:, i] for i, v in enumerate(members)})
@@ -120,7 +124,9 @@ def predictions(
     return preds
 
 
-def fit_side_by_side(jobs: dict[str, tuple]) -> dict[str, np.ndarray]:
+def fit_side_by_side(
+    jobs: dict[str, tuple], fit: Callable[..., np.ndarray] = fit_predict
+) -> dict[str, np.ndarray]:
     """Read-outs ``key -> (x_train, y_train, x_test, categorical)``, fit side by side on the
     available threads.
 
@@ -133,8 +139,7 @@ def fit_side_by_side(jobs: dict[str, tuple]) -> dict[str, np.ndarray]:
     workers = min(len(jobs), max(1, torch.get_num_threads()))
     with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
         futures = {
-            k: pool.submit(fit_predict, x, y, xt, categorical=c)
-            for k, (x, y, xt, c) in jobs.items()
+            k: pool.submit(fit, x, y, xt, categorical=c) for k, (x, y, xt, c) in jobs.items()
         }
         return {k: f.result() for k, f in futures.items()}
 
@@ -145,11 +150,12 @@ def score_column(
     test: Targets,
     x_train: np.ndarray | None,
     x_test: np.ndarray | None,
+    fit: Callable[..., np.ndarray] = fit_predict,
 ) -> dict[str, Measurement]:
     """Row key -> measurement for one feature set (None: the constant predictor)."""
     cells: dict[str, Measurement] = {}
     skills: dict[str, list[Measurement]] = {}
-    preds = predictions(variables, train, x_train, x_test, len(test.episodes))
+    preds = predictions(variables, train, x_train, x_test, len(test.episodes), fit)
     for v in variables:
         if v.name not in preds:
             continue
@@ -271,8 +277,9 @@ def run(session: EvalSession) -> list[Table]:
                 tag = session.store_tag(src)
                 px_tr, px_te = data.pixels
                 pixels = table.add_column(PIXELS + tag, baseline=True)
+                fit = cached(fit_predict, cfg.baseline_cache)  # the same for every run
                 with session.timed("read-outs on pooled pixels"):
-                    cells = score_column(data.variables, data.train, data.test, px_tr, px_te)
+                    cells = score_column(data.variables, data.train, data.test, px_tr, px_te, fit)
                 _fill(table, pixels, cells)
                 const = table.add_column(CONSTANT + tag, baseline=True)
                 _fill(table, const, score_column(data.variables, data.train, data.test, None, None))
