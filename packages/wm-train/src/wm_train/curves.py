@@ -1,7 +1,8 @@
 """Learning curves from ``metrics.jsonl``: training and validation loss against samples seen, beside
 the do-nothing baseline, so a run that has not converged (or never beat copying) shows at once.
 
-``plot_curves([run, ...], out)`` draws one figure for one run or several (one colour each):
+``plot_curves([run, ...], out)`` draws one figure for one run or several (one colour each, named
+once in the legend, with the line styles keyed in black):
 
 - the training objective: ``train/loss`` (every logged step), ``val/loss`` per epoch and the
   copy baseline of the same loss (``val/baseline_loss``, dashed);
@@ -94,6 +95,7 @@ def plot_curves(
     title: str | None = None,
 ) -> Path:
     """Draw the learning curves of ``run_dirs`` into the PNG ``out``; returns its path."""
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -109,20 +111,30 @@ def plot_curves(
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     keys = {x_key(rec) for rec in runs}
     xlabel = "samples seen" if keys == {"samples_seen"} else "samples seen / optimiser steps"
-    colours = [f"C{i % 10}" for i in range(len(runs))]
+    palette = "tab20" if len(runs) > 10 else "tab10"
+    colours = [matplotlib.colormaps[palette](i % 20) for i in range(len(runs))]
     for ax, (panel_title, metrics) in zip(axes, panels, strict=True):
+        styles = []
         for records, name, colour in zip(runs, names, colours, strict=True):
+            named = False
             for metric, style in metrics:
                 xs, ys = series(records, metric)
-                if xs:
-                    label = f"{name}: {LABELS[style]}" if len(runs) > 1 else LABELS[style]
-                    ax.plot(xs, ys, color=colour, label=label, **STYLES[style])
+                if not xs:
+                    continue
+                if len(runs) == 1:  # one run: the legend names the lines
+                    label = LABELS[style]
+                else:  # several: each run once by colour, each style once in black (below)
+                    label, named = (None if named else name), True
+                    styles += [style] if style not in styles else []
+                ax.plot(xs, ys, color=colour, label=label, **STYLES[style])
+        for style in styles if len(styles) > 1 else ():
+            ax.plot([], [], color="black", label=LABELS[style], **STYLES[style])
         ax.set_title(panel_title)
         ax.set_xlabel(xlabel)
         if "rank" not in panel_title and all(y > 0 for line in ax.lines for y in line.get_ydata()):
             ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6 if len(runs) > 6 else 7, ncol=2 if len(runs) > 6 else 1)
     if title:
         fig.suptitle(title)
     return atomic_write(out, lambda handle: fig.savefig(handle, format="png", dpi=110), fsync=False)

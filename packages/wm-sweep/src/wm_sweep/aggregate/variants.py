@@ -186,41 +186,24 @@ def _metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def write_curves(records: list[dict[str, Any]], out_dir: Path) -> dict[str, str]:
-    """Validation loss against samples seen, all variants on one plot per objective, so that
-    a variant that had not converged shows it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Per objective, every variant's learning curves on one figure (``wm_train.curves``:
+    training loss at every logged step, validation loss per epoch beside its copy baseline, the
+    next frame's L1 beside copying, the latent's effective rank), so that a variant that had not
+    converged, or never left its baseline, shows it."""
+    from wm_train.curves import plot_curves
 
     written = {}
     for objective in ("encoder_decoder", "jepa"):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        drawn = 0
+        runs, names = [], []
         for rec in records:
-            run = (rec.get("training") or {}).get(objective)
             report = _json(Path(rec["report"])) if "report" in rec else {}
             path = ((report.get("runs") or {}).get(objective) or {}).get("path")
-            if not run or not path:
-                continue
-            val = [r for r in _metrics(Path(path)) if "val/loss" in r]
-            if not val:
-                continue
-            x = [r.get("samples_seen", r.get("step", i)) for i, r in enumerate(val)]
-            ax.plot(x, [r["val/loss"] for r in val], marker="o", ms=3, label=rec["variant"])
-            drawn += 1
-        if not drawn:
-            plt.close(fig)
+            if (rec.get("training") or {}).get(objective) and path and _metrics(Path(path)):
+                runs.append(path)
+                names.append(rec["variant"])
+        if not runs:
             continue
-        ax.set_yscale("log")
-        ax.set_xlabel("samples seen")
-        ax.set_ylabel("validation loss (each variant's own objective)")
-        ax.set_title(f"{objective}: learning curves per variant")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, ncol=2)
-        fig.tight_layout()
-        path = out_dir / f"curves_{objective}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written[objective] = str(path)
+        title = f"{objective}: learning curves per variant"
+        out = plot_curves(runs, out_dir / f"curves_{objective}.png", labels=names, title=title)
+        written[objective] = str(out)
     return written
