@@ -6,7 +6,7 @@
 - ``run_format``: the run directory wm-train writes and wm-eval reads.
 """
 
-from wm_core.device import resolve_device
+from wm_core.device import available_cores, resolve_device
 from wm_core.gin_front import (
     ConfigError,
     configurable,
@@ -43,6 +43,7 @@ __all__ = [
     "__version__",
     "atomic_write",
     "atomic_write_text",
+    "available_cores",
     "checkpoint_path",
     "configurable",
     "debug_enabled",

@@ -1,11 +1,12 @@
-"""The training and evaluation device from one setting (torch is imported only when asked)."""
+"""The training and evaluation device from one setting (torch is imported only when asked), and
+the CPU cores a process may use."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-__all__ = ["resolve_device"]
+__all__ = ["available_cores", "resolve_device"]
 
 
 def resolve_device(name: str = "auto") -> Any:
@@ -18,3 +19,12 @@ def resolve_device(name: str = "auto") -> Any:
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return device
+
+
+def available_cores() -> int:
+    """Cores this process may use: the affinity mask where the OS has one (a Slurm job's
+    allocation, ``taskset``), not every core of the machine."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (macOS, Windows)
+        return os.cpu_count() or 1

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from wm_core import ConfigError, did_you_mean, unknown_name
+from wm_core import ConfigError, available_cores, did_you_mean, unknown_name
 from wm_core.gin_front import external_configurable
 
 __all__ = [
@@ -46,14 +46,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 class SpecError(ConfigError):
     """A sweep spec that cannot run; the message starts with the key to fix."""
-
-
-def available_cores() -> int:
-    """Cores this process may use (the affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover (macOS, Windows)
-        return os.cpu_count() or 1
 
 
 def _strings(key: str, value: Any, *, allow_empty: bool = True) -> tuple[str, ...]:

@@ -4,7 +4,6 @@ and ale-py's native vector env (faster, no RAM)."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from wm_core import available_cores
 from wm_data.envs import EnvSpec, ale_of, make_env
 from wm_data.policies import Policy
 from wm_data.store import ReplayWriter
@@ -261,7 +261,7 @@ def _run_native(
     # both busy better than ale-py's async half batches (see benchmarks/NOTES.md).
     sizes = [num_envs // 2, num_envs - num_envs // 2] if num_envs >= 2 else [num_envs]
     offsets = [0, sizes[0]][: len(sizes)]
-    threads = max(1, (emulator_threads or os.cpu_count() or 1) // len(sizes))
+    threads = max(1, (emulator_threads or available_cores()) // len(sizes))
     groups = [make_native_vec_env(spec, n, num_threads=threads) for n in sizes]
     c = spec.channels
     # Env i is seeded with base + i once; the table records the seed of the env that played it.
