@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from wm_train.curves import CURVES_FILE, plot_curves, read_metrics, series
+from wm_train.curves import CURVES_FILE, curves_figure, plot_curves, read_metrics, series
 from wm_train.losses import ReconstructionLoss
 from wm_train.testing import encoder_decoder_trainer
 
@@ -85,3 +85,20 @@ def test_tool_refuses_a_folder_without_metrics_and_writes_nothing(
     code = load_tool().main([str(tmp_path), "--out", str(tmp_path / "x.png")])
     assert code == 2 and "no metrics.jsonl" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_many_runs_are_named_once_each_with_the_line_styles_keyed_once(ed_run: Path) -> None:
+    names = [f"variant{i}" for i in range(12)]  # more runs than tab10 has colours
+    fig = curves_figure([ed_run] * len(names), labels=names)
+    for ax in fig.axes:
+        shown = [t.get_text() for t in ax.get_legend().get_texts()]
+        runs = [t for t in shown if t.startswith("variant")]
+        assert runs == names, ax.get_title()  # each run once, in order
+        styles = [t for t in shown if not t.startswith("variant")]
+        assert len(styles) == len(set(styles))  # each style at most once
+    objective = fig.axes[0]
+    assert {"train", "validation", "copy baseline"} <= {
+        t.get_text() for t in objective.get_legend().get_texts()
+    }
+    colours = {tuple(line.get_color()) for line in objective.lines if line.get_label() in names}
+    assert len(colours) == len(names)  # no two runs share a colour

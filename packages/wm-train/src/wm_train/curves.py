@@ -29,9 +29,18 @@ from wm_core.run_format import METRICS_FILE
 from wm_train.callbacks import Callback
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from wm_train.train_state import TrainState
 
-__all__ = ["CURVES_FILE", "LearningCurves", "plot_curves", "read_metrics", "series"]
+__all__ = [
+    "CURVES_FILE",
+    "LearningCurves",
+    "curves_figure",
+    "plot_curves",
+    "read_metrics",
+    "series",
+]
 
 CURVES_FILE = "curves.png"
 
@@ -95,6 +104,17 @@ def plot_curves(
     title: str | None = None,
 ) -> Path:
     """Draw the learning curves of ``run_dirs`` into the PNG ``out``; returns its path."""
+    fig = curves_figure(run_dirs, labels=labels, title=title)
+    return atomic_write(out, lambda handle: fig.savefig(handle, format="png", dpi=110), fsync=False)
+
+
+def curves_figure(
+    run_dirs: Sequence[str | Path],
+    *,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The figure ``plot_curves`` saves (a matplotlib ``Figure``, no pyplot state)."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -137,7 +157,7 @@ def plot_curves(
         ax.legend(fontsize=6 if len(runs) > 6 else 7, ncol=2 if len(runs) > 6 else 1)
     if title:
         fig.suptitle(title)
-    return atomic_write(out, lambda handle: fig.savefig(handle, format="png", dpi=110), fsync=False)
+    return fig
 
 
 def _label(run: Path) -> str:
