@@ -2,7 +2,7 @@
 
 The pooled-pixel read-outs (state probes, reward information) depend on the store, the split,
 the subsample and the read-out code, not on the runs being evaluated, yet they are one of the
-largest parts of an evaluation (about 4 of the ~19 encoder-pass units of ``bench_eval.py``).
+largest parts of an evaluation (about 3 of its 16.5 encoder-pass units in ``bench_eval.py``).
 A sweep evaluates many runs of one store, so with ``EvalConfig.baseline_cache`` set their
 results are memoised by ``joblib.Memory``: the key is a hash of the inputs' contents (feature
 and target arrays, settings), the source of the memoised function and the versions of wm-eval,
