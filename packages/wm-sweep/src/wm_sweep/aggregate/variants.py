@@ -192,15 +192,17 @@ def write_curves(records: list[dict[str, Any]], out_dir: Path) -> dict[str, str]
     converged, or never left its baseline, shows it."""
     from wm_train.curves import plot_curves
 
-    written = {}
-    for objective in ("encoder_decoder", "jepa"):
-        runs, names = [], []
-        for rec in records:
-            report = _json(Path(rec["report"])) if "report" in rec else {}
+    objectives = ("encoder_decoder", "jepa")
+    found: dict[str, tuple[list[str], list[str]]] = {o: ([], []) for o in objectives}
+    for rec in records:  # each report read once, for both objectives
+        report = _json(Path(rec["report"])) if "report" in rec else {}
+        for objective in objectives:
             path = ((report.get("runs") or {}).get(objective) or {}).get("path")
             if (rec.get("training") or {}).get(objective) and path and _metrics(Path(path)):
-                runs.append(path)
-                names.append(rec["variant"])
+                found[objective][0].append(path)
+                found[objective][1].append(rec["variant"])
+    written = {}
+    for objective, (runs, names) in found.items():
         if not runs:
             continue
         title = f"{objective}: learning curves per variant"
