@@ -30,3 +30,16 @@ python tools/plot_curves.py --out results/cpu-50k-recipe-16/plots/curves_world_m
 # wm-eval --gin configs/eval.gin \
 #   --bind "EvalConfig.probes = ('representation', 'state', 'rollout', 'action', 'reconstruction', 'reward', 'control')" \
 #   --run results/cpu-50k-recipe-16/runs/jepa --run results/cpu-50k-recipe-16/runs/encoder_decoder --out /tmp/reeval -v
+
+# 5. the recipe with 5-step JEPA targets (ROLLOUT_STEPS = 5, the recipe since the horizon study
+#    of ../ablation-50k/horizon): the encoder-decoder is the same run; the JEPA is that study's
+#    16-epoch 5-step run. Both go into a fresh sweep folder (store paths made absolute), and the
+#    sweep trains the JEPA decoder and the JEPA's reward heads, then evaluates.
+# R=runs/sweeps/recipe16/runs/assault/recommended/seed0; mkdir -p $R
+# cp -r results/cpu-50k-recipe-16/runs/encoder_decoder $R/
+# cp -r results/ablation-50k/horizon/runs/jepa_K5_E16 $R/jepa
+# python -c "import glob, json, os
+# for f in glob.glob('$R/**/run.json', recursive=True):
+#     d = json.load(open(f)); d['data']['paths'] = [os.path.abspath('data/assault')]
+#     json.dump(d, open(f, 'w'), indent=2)"
+# OMP_NUM_THREADS=1 wm-sweep --gin configs/sweeps/recipe.gin
