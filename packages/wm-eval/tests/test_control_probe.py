@@ -129,6 +129,10 @@ def test_behaviour_agent_is_replayed_from_its_zip(tmp_path):
     PPO("CnnPolicy", venv, n_steps=8, batch_size=8, device="cpu").save(tmp_path / "ppo_agent.zip")
     agent = behaviour_agent(metadata, [str(store)], spec, 7)
     assert agent.actor is not None and agent.label == "behaviour agent (epsilon, ε=0.5)"
+    # a store given as its folder (how runs record a copied store) finds the zip inside it
+    assert behaviour_agent(metadata, [str(tmp_path)], spec, 7).actor is not None
+    (tmp_path / "other_store").mkdir()
+    assert behaviour_agent(metadata, [str(tmp_path / "other_store")], spec, 7).actor is None
     env = play_env(spec)
     episodes = play(env, agent.actor, [0, 1], max_steps=5)
     again = play(env, agent.actor, [0, 1], max_steps=5)

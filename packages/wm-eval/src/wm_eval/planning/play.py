@@ -185,7 +185,8 @@ def behaviour_agent(
     metadata: dict[str, Any], store_paths: Sequence[str], spec: EnvSpec, num_actions: int
 ) -> Behaviour:
     """The agent that collected a store: its PPO zip (the path the store records, else
-    ``ppo_agent.zip`` beside the store) with the store's policy, epsilon and determinism.
+    ``ppo_agent.zip`` in the store's folder, where ``wm-collect`` writes it, so that a moved or
+    copied store keeps its agent) with the store's policy, epsilon and determinism.
 
     A store collected by the random policy, or whose agent zip is gone or does not fit the
     env, gives no actor and a note saying why.
@@ -201,7 +202,8 @@ def behaviour_agent(
         )
         return Behaviour(None, label, f"store {store_paths[0]} was {why}.")
     recorded = Path(str(metadata.get("agent") or ""))
-    beside = Path(store_paths[0]).parent / "ppo_agent.zip"
+    first = Path(store_paths[0])
+    beside = (first if first.is_dir() else first.parent) / "ppo_agent.zip"
     path = next((p for p in (recorded, beside) if str(p) not in ("", ".") and p.is_file()), None)
     if path is None:
         return Behaviour(
