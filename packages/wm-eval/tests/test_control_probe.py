@@ -132,6 +132,7 @@ def test_behaviour_agent_is_replayed_from_its_zip(tmp_path):
     # a store given as its folder (how runs record a copied store) finds the zip inside it
     assert behaviour_agent(metadata, [str(tmp_path)], spec, 7).actor is not None
     (tmp_path / "other_store").mkdir()
+    (tmp_path / "other_store" / "s.h5").write_bytes(store.read_bytes())
     assert behaviour_agent(metadata, [str(tmp_path / "other_store")], spec, 7).actor is None
     env = play_env(spec)
     episodes = play(env, agent.actor, [0, 1], max_steps=5)

@@ -24,6 +24,8 @@ import torch
 
 from wm_data import EnvSpec, make_env, make_policy
 from wm_data.agent import load_agent  # at import: it registers gin configurables
+from wm_data.collect import AGENT_NAME
+from wm_data.store import resolve_paths
 from wm_eval import columns as C
 from wm_eval.planning.model import LatentModel
 from wm_eval.planning.planners import RandomShooting
@@ -202,8 +204,7 @@ def behaviour_agent(
         )
         return Behaviour(None, label, f"store {store_paths[0]} was {why}.")
     recorded = Path(str(metadata.get("agent") or ""))
-    first = Path(store_paths[0])
-    beside = (first if first.is_dir() else first.parent) / "ppo_agent.zip"
+    beside = resolve_paths(store_paths)[0].parent / AGENT_NAME
     path = next((p for p in (recorded, beside) if str(p) not in ("", ".") and p.is_file()), None)
     if path is None:
         return Behaviour(
